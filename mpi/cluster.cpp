@@ -1,0 +1,291 @@
+#include "mpi/cluster.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace mcuemu::mpi {
+namespace {
+
+constexpr int kTagData = 17;
+
+int ceil_log2(int n) {
+  int steps = 0;
+  while ((1 << steps) < n) ++steps;
+  return steps;
+}
+
+// Contiguous split of n elements into `parts` ranges differing by at most one.
+std::pair<size_t, size_t> chunk(size_t n, int parts, int index) {
+  const size_t base = n / parts, extra = n % parts, i = static_cast<size_t>(index);
+  const size_t begin = i * base + std::min(i, extra);
+  return {begin, begin + base + (i < extra ? 1 : 0)};
+}
+
+std::span<std::byte> as_bytes(std::span<int32_t> v) {
+  return std::as_writable_bytes(v);
+}
+
+void sum_i32(std::span<std::byte> acc, std::span<const std::byte> in) {
+  const size_t n = acc.size() / 4;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t a, b;  // wrap-around addition: exact mod 2^32, no signed-overflow UB
+    std::memcpy(&a, acc.data() + 4 * i, 4);
+    std::memcpy(&b, in.data() + 4 * i, 4);
+    a += b;
+    std::memcpy(acc.data() + 4 * i, &a, 4);
+  }
+}
+
+struct ValueIndex {
+  int64_t value;
+  int64_t index;
+};
+
+void max_lowest_index(std::span<std::byte> acc, std::span<const std::byte> in) {
+  ValueIndex a, b;
+  std::memcpy(&a, acc.data(), sizeof a);
+  std::memcpy(&b, in.data(), sizeof b);
+  if (b.value > a.value || (b.value == a.value && b.index < a.index))
+    std::memcpy(acc.data(), &b, sizeof b);
+}
+
+}  // namespace
+
+AllreduceAlgo parse_algo(const std::string &name) {
+  if (name == "tree") return AllreduceAlgo::Tree;
+  if (name == "ring") return AllreduceAlgo::Ring;
+  if (name == "direct") return AllreduceAlgo::Direct;
+  throw std::invalid_argument("unknown all-reduce algorithm '" + name + "' (tree, ring, direct)");
+}
+
+const char *algo_name(AllreduceAlgo a) {
+  switch (a) {
+    case AllreduceAlgo::Tree:
+      return "tree";
+    case AllreduceAlgo::Ring:
+      return "ring";
+    case AllreduceAlgo::Direct:
+      return "direct";
+  }
+  return "?";
+}
+
+int64_t LinkModel::cycles_for(int64_t bytes) const {
+  return latency_cycles +
+         static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle));
+}
+
+Cluster::Cluster(MPI_Comm comm, LinkModel link) : comm_(comm), link_(link) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+}
+
+void Cluster::send(std::span<const std::byte> payload, int64_t clock, int to, CollectiveTiming &t) {
+  sbuf_.resize(payload.size() + sizeof clock);
+  std::memcpy(sbuf_.data(), payload.data(), payload.size());
+  std::memcpy(sbuf_.data() + payload.size(), &clock, sizeof clock);
+  MPI_Send(sbuf_.data(), static_cast<int>(sbuf_.size()), MPI_BYTE, to, kTagData, comm_);
+  t.bytes_sent += static_cast<int64_t>(payload.size());
+  ++t.messages_sent;
+}
+
+int64_t Cluster::recv(std::span<std::byte> payload, int from) {
+  int64_t clock = 0;
+  rbuf_.resize(payload.size() + sizeof clock);
+  MPI_Recv(rbuf_.data(), static_cast<int>(rbuf_.size()), MPI_BYTE, from, kTagData, comm_,
+           MPI_STATUS_IGNORE);
+  std::memcpy(payload.data(), rbuf_.data(), payload.size());
+  std::memcpy(&clock, rbuf_.data() + payload.size(), sizeof clock);
+  return clock;
+}
+
+int64_t Cluster::sendrecv(std::span<const std::byte> out, int64_t clock, int to,
+                          std::span<std::byte> in, int from, CollectiveTiming &t) {
+  int64_t their = 0;
+  sbuf_.resize(out.size() + sizeof clock);
+  std::memcpy(sbuf_.data(), out.data(), out.size());
+  std::memcpy(sbuf_.data() + out.size(), &clock, sizeof clock);
+  rbuf_.resize(in.size() + sizeof their);
+  MPI_Sendrecv(sbuf_.data(), static_cast<int>(sbuf_.size()), MPI_BYTE, to, kTagData, rbuf_.data(),
+               static_cast<int>(rbuf_.size()), MPI_BYTE, from, kTagData, comm_, MPI_STATUS_IGNORE);
+  std::memcpy(in.data(), rbuf_.data(), in.size());
+  std::memcpy(&their, rbuf_.data() + in.size(), sizeof their);
+  t.bytes_sent += static_cast<int64_t>(out.size());
+  ++t.messages_sent;
+  return their;
+}
+
+// Binomial-tree reduction to rank 0 followed by a binomial broadcast: the "hierarchical"
+// all-reduce. The running max of the clocks travels with the partial results.
+void Cluster::tree_reduce_bcast(std::span<std::byte> data, int64_t &latest, Combine combine,
+                                CollectiveTiming &t) {
+  std::vector<std::byte> in(data.size());
+  for (int mask = 1; mask < size_; mask <<= 1) {
+    if (rank_ & mask) {
+      send(data, latest, rank_ - mask, t);
+      break;
+    }
+    if (rank_ + mask < size_) {
+      latest = std::max(latest, recv(in, rank_ + mask));
+      combine(data, in);
+    }
+  }
+  binomial_bcast(data, 0, latest, t);
+}
+
+void Cluster::binomial_bcast(std::span<std::byte> data, int root, int64_t &latest,
+                             CollectiveTiming &t) {
+  const int rel = (rank_ - root + size_) % size_;
+  int mask = 1;
+  while (mask < size_) {
+    if (rel & mask) {
+      latest = std::max(latest, recv(data, (rank_ - mask + size_) % size_));
+      break;
+    }
+    mask <<= 1;
+  }
+  for (mask >>= 1; mask > 0; mask >>= 1)
+    if (rel + mask < size_) send(data, latest, (rank_ + mask) % size_, t);
+}
+
+CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock,
+                                        AllreduceAlgo algo) {
+  CollectiveTiming t;
+  t.arrival = clock;
+  int64_t latest = clock;
+  const int64_t bytes = static_cast<int64_t>(data.size_bytes());
+  int64_t link = 0;
+  if (size_ > 1) {
+    switch (algo) {
+      case AllreduceAlgo::Tree:
+        tree_reduce_bcast(as_bytes(data), latest, sum_i32, t);
+        link = 2 * ceil_log2(size_) * link_.cycles_for(bytes);
+        break;
+      case AllreduceAlgo::Ring: {
+        // Reduce-scatter then all-gather, N-1 steps each, one chunk per step to the right.
+        const int right = (rank_ + 1) % size_, left = (rank_ - 1 + size_) % size_;
+        tmp_.resize(chunk(data.size(), size_, 0).second);
+        for (int s = 0; s < size_ - 1; ++s) {
+          auto [sb, se] = chunk(data.size(), size_, (rank_ - s + size_) % size_);
+          auto [rb, re] = chunk(data.size(), size_, (rank_ - s - 1 + 2 * size_) % size_);
+          auto out = std::as_bytes(data.subspan(sb, se - sb));
+          auto in = as_bytes(std::span(tmp_).first(re - rb));
+          latest = std::max(latest, sendrecv(out, latest, right, in, left, t));
+          sum_i32(as_bytes(data.subspan(rb, re - rb)), in);
+        }
+        for (int s = 0; s < size_ - 1; ++s) {
+          auto [sb, se] = chunk(data.size(), size_, (rank_ + 1 - s + size_) % size_);
+          auto [rb, re] = chunk(data.size(), size_, (rank_ - s + size_) % size_);
+          latest = std::max(latest, sendrecv(std::as_bytes(data.subspan(sb, se - sb)), latest,
+                                             right, as_bytes(data.subspan(rb, re - rb)), left, t));
+        }
+        const int64_t chunk_bytes = static_cast<int64_t>(chunk(data.size(), size_, 0).second) * 4;
+        link = 2 * (size_ - 1) * link_.cycles_for(chunk_bytes);
+        break;
+      }
+      case AllreduceAlgo::Direct: {
+        // Every chip sends its whole partial to every other chip and sums what it receives.
+        // The N-1 sends share the chip's one link, so they are serialised in the cost.
+        std::vector<int32_t> mine(data.begin(), data.end());
+        tmp_.resize(data.size());
+        for (int s = 1; s < size_; ++s) {
+          const int to = (rank_ + s) % size_, from = (rank_ - s + size_) % size_;
+          latest = std::max(latest, sendrecv(std::as_bytes(std::span(mine)), clock, to,
+                                             as_bytes(std::span(tmp_)), from, t));
+          sum_i32(as_bytes(data), std::as_bytes(std::span(tmp_)));
+        }
+        link = (size_ - 1) * link_.cycles_for(bytes);
+        break;
+      }
+    }
+  }
+  t.latest = latest;
+  t.link_cycles = link;
+  t.end = latest + link;
+  t.idle_cycles = latest - clock;
+  return t;
+}
+
+CollectiveTiming Cluster::broadcast(std::span<int8_t> data, int root, int64_t clock) {
+  CollectiveTiming t;
+  t.arrival = clock;
+  int64_t latest = clock;
+  if (size_ > 1) {
+    // The root's clock is what matters: everyone else waits for its data. The other chips'
+    // clocks travel too but only the root's bytes are needed, so take the root's arrival
+    // (latest along the tree path) as the start of the transfer.
+    binomial_bcast(std::as_writable_bytes(data), root, latest, t);
+    t.link_cycles = ceil_log2(size_) * link_.cycles_for(static_cast<int64_t>(data.size()));
+  }
+  // Every chip must know the same end time: share the max of the latest clocks seen.
+  int64_t global_latest = latest;
+  if (size_ > 1) MPI_Allreduce(&latest, &global_latest, 1, MPI_INT64_T, MPI_MAX, comm_);
+  t.latest = global_latest;
+  t.end = global_latest + t.link_cycles;
+  t.idle_cycles = global_latest - clock;
+  return t;
+}
+
+CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock) {
+  CollectiveTiming t;
+  t.arrival = clock;
+  int64_t latest = clock;
+  ValueIndex vi{value, index};
+  if (size_ > 1) {
+    tree_reduce_bcast(std::as_writable_bytes(std::span(&vi, 1)), latest, max_lowest_index, t);
+    t.link_cycles = 2 * ceil_log2(size_) * link_.cycles_for(sizeof vi);
+  }
+  value = static_cast<int32_t>(vi.value);
+  index = vi.index;
+  t.latest = latest;
+  t.end = latest + t.link_cycles;
+  t.idle_cycles = latest - clock;
+  return t;
+}
+
+std::vector<int32_t> Cluster::gather_to_root(std::span<const int32_t> local) const {
+  int n = static_cast<int>(local.size());
+  std::vector<int> counts(size_), displs(size_);
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_);
+  std::vector<int32_t> all;
+  if (rank_ == 0) {
+    int total = 0;
+    for (int r = 0; r < size_; ++r) displs[r] = total, total += counts[r];
+    all.resize(total);
+  }
+  MPI_Gatherv(local.data(), n, MPI_INT32_T, all.data(), counts.data(), displs.data(), MPI_INT32_T,
+              0, comm_);
+  return all;
+}
+
+void Cluster::check_same_everywhere(const std::string &what, const std::string &value) const {
+  // Compare a 64-bit FNV-1a hash of the value across ranks.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : value) h = (h ^ ch) * 1099511628211ull;
+  std::vector<uint64_t> all(size_);
+  MPI_Allgather(&h, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_);
+  std::string bad;
+  for (int r = 1; r < size_; ++r)
+    if (all[r] != all[0]) bad += (bad.empty() ? "" : ", ") + std::to_string(r);
+  if (!bad.empty())
+    throw std::runtime_error(
+        fmt::format("{} differ between ranks: rank(s) {} do not match rank 0", what, bad));
+}
+
+void abort_job(const std::string &what, int exit_code) {
+  int rank = -1, initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::fprintf(stderr, "mcuemu: rank %d: error: %s\n", rank, what.c_str());
+  std::fflush(stderr);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::exit(exit_code);
+}
+
+}  // namespace mcuemu::mpi

@@ -1,0 +1,88 @@
+#include "mcu_kernels.h"
+#include "runtime/kernels.hpp"
+#include "vectors.hpp"
+#ifdef MCU_HAVE_X86_FASTPATH
+#include "x86/gemv_avx.h"
+#endif
+
+using mcuemu::test::exact;
+using mcuemu::test::load_cases;
+
+namespace {
+using GemvFn = void (*)(const mcu_gemv_t *, const int8_t *, const int8_t *, const int32_t *,
+                        int32_t *, size_t, size_t);
+
+void check_all_cases(GemvFn fn, const char *path) {
+  for (const auto &c : load_cases("gemv")) {
+    const mcu_gemv_t p{c.i32("x_off"), c.i32("w_off")};
+    auto W = c.data<int8_t>("W");
+    auto x = c.data<int8_t>("x");
+    std::vector<int32_t> bias =
+        c.attr("has_bias") ? c.data<int32_t>("bias") : std::vector<int32_t>{};
+    std::vector<int32_t> y(c.attr("out"), 0);
+    fn(&p, W.data(), x.data(), bias.empty() ? nullptr : bias.data(), y.data(), c.attr("out"),
+       c.attr("in"));
+    EXPECT_TRUE(exact(y, c.data<int32_t>("want"))) << c.name() << " on path " << path;
+  }
+}
+}  // namespace
+
+TEST(Gemv, PortableMatchesGolden) {
+  check_all_cases(mcu_gemv_s8_s32, "portable");
+}
+
+TEST(Gemv, WrapperDispatchMatchesGolden) {
+  for (const auto &c : load_cases("gemv")) {
+    const mcu_gemv_t p{c.i32("x_off"), c.i32("w_off")};
+    auto W = c.data<int8_t>("W");
+    auto x = c.data<int8_t>("x");
+    std::vector<int32_t> bias =
+        c.attr("has_bias") ? c.data<int32_t>("bias") : std::vector<int32_t>{};
+    std::vector<int32_t> y(c.attr("out"), 0);
+    mcuemu::kernels::gemv(p, W, x, bias, y);
+    EXPECT_TRUE(exact(y, c.data<int32_t>("want")))
+        << c.name() << " on " << mcuemu::kernels::gemv_path();
+  }
+}
+
+#ifdef MCU_HAVE_X86_FASTPATH
+TEST(Gemv, Avx2MatchesGolden) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "CPU has no AVX2";
+  check_all_cases(mcu_gemv_s8_s32_avx2, "avx2");
+}
+
+TEST(Gemv, Avx512MatchesGolden) {
+  if (!__builtin_cpu_supports("avx512bw")) GTEST_SKIP() << "CPU has no AVX-512BW";
+  check_all_cases(mcu_gemv_s8_s32_avx512, "avx512bw");
+}
+
+// Fast paths against the portable kernel on every ragged length 1..100 with both offsets.
+TEST(Gemv, FastPathsEqualPortableOnRaggedLengths) {
+  uint32_t s = 12345;
+  auto next = [&s] {
+    s = s * 1664525u + 1013904223u;
+    return static_cast<int8_t>(s >> 24);
+  };
+  for (size_t in = 1; in <= 100; ++in) {
+    const size_t out = 3;
+    std::vector<int8_t> W(out * in), x(in);
+    for (auto &v : W) v = next();
+    for (auto &v : x) v = next();
+    W[0] = -128;
+    x[0] = -128;
+    std::vector<int32_t> bias{7, -9, 100000};
+    for (auto p : {mcu_gemv_t{0, 0}, mcu_gemv_t{-128, 0}, mcu_gemv_t{5, -3}}) {
+      std::vector<int32_t> want(out), got(out);
+      mcu_gemv_s8_s32(&p, W.data(), x.data(), bias.data(), want.data(), out, in);
+      if (__builtin_cpu_supports("avx2")) {
+        mcu_gemv_s8_s32_avx2(&p, W.data(), x.data(), bias.data(), got.data(), out, in);
+        ASSERT_TRUE(exact(got, want)) << "avx2 in=" << in;
+      }
+      if (__builtin_cpu_supports("avx512bw")) {
+        mcu_gemv_s8_s32_avx512(&p, W.data(), x.data(), bias.data(), got.data(), out, in);
+        ASSERT_TRUE(exact(got, want)) << "avx512 in=" << in;
+      }
+    }
+  }
+}
+#endif

@@ -1,0 +1,126 @@
+// Collectives of mpi/cluster.hpp on the real MPI ranks of this job: data, virtual time, counts.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "mpi/cluster.hpp"
+
+using mcuemu::mpi::AllreduceAlgo;
+using mcuemu::mpi::Cluster;
+using mcuemu::mpi::LinkModel;
+
+namespace {
+
+const LinkModel kLink{2.0, 100};  // 2 B/cycle, 100 cycles per message
+
+int ceil_log2(int n) {
+  int s = 0;
+  while ((1 << s) < n) ++s;
+  return s;
+}
+
+// Rank r contributes value(r, i); the expected sum is computed locally for every rank.
+int32_t value(int r, size_t i) {
+  return static_cast<int32_t>((r + 1) * 1000003 + i * (r % 3 - 1));
+}
+
+class Collectives : public ::testing::TestWithParam<AllreduceAlgo> {};
+
+TEST_P(Collectives, AllreduceSumsEveryRanksPartial) {
+  Cluster c(MPI_COMM_WORLD, kLink);
+  for (size_t n : {1u, 3u, 7u, 64u, 512u, 1377u}) {
+    std::vector<int32_t> data(n), want(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      data[i] = value(c.rank(), i);
+      for (int r = 0; r < c.size(); ++r) want[i] += value(r, i);
+    }
+    c.allreduce_sum(data, 0, GetParam());
+    ASSERT_EQ(data, want) << "n=" << n << " algo " << mcuemu::mpi::algo_name(GetParam());
+  }
+}
+
+TEST_P(Collectives, AllreduceEndsAtLatestArrivalPlusLinkCost) {
+  Cluster c(MPI_COMM_WORLD, kLink);
+  const size_t n = 512;
+  std::vector<int32_t> data(n, 1);
+  const int64_t mine = 1000 * (c.rank() + 1), latest = 1000 * c.size();
+  auto t = c.allreduce_sum(data, mine, GetParam());
+  const int N = c.size();
+  int64_t link = 0;
+  const int64_t full = kLink.latency_cycles + (n * 4 + 1) / 2;
+  if (N > 1) {
+    switch (GetParam()) {
+      case AllreduceAlgo::Tree:
+        link = 2 * ceil_log2(N) * full;
+        break;
+      case AllreduceAlgo::Ring: {
+        const int64_t chunk = (n + N - 1) / N * 4;
+        link = 2 * (N - 1) * (kLink.latency_cycles + (chunk + 1) / 2);
+        break;
+      }
+      case AllreduceAlgo::Direct:
+        link = (N - 1) * full;
+        break;
+    }
+  }
+  EXPECT_EQ(t.arrival, mine);
+  EXPECT_EQ(t.latest, latest);
+  EXPECT_EQ(t.idle_cycles, latest - mine);
+  EXPECT_EQ(t.link_cycles, link);
+  EXPECT_EQ(t.end, latest + link);
+  if (N > 1) {
+    EXPECT_GT(t.bytes_sent, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Algorithms, Collectives,
+                         ::testing::Values(AllreduceAlgo::Tree, AllreduceAlgo::Ring,
+                                           AllreduceAlgo::Direct),
+                         [](const auto &info) {
+                           return std::string(mcuemu::mpi::algo_name(info.param));
+                         });
+
+TEST(Broadcast, EveryRootReachesEveryone) {
+  Cluster c(MPI_COMM_WORLD, kLink);
+  for (int root = 0; root < c.size(); ++root) {
+    std::vector<int8_t> data(37, 0);
+    if (c.rank() == root)
+      for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<int8_t>(root * 7 + i);
+    auto t = c.broadcast(data, root, 10 * c.rank());
+    for (size_t i = 0; i < data.size(); ++i) ASSERT_EQ(data[i], static_cast<int8_t>(root * 7 + i));
+    EXPECT_EQ(t.latest, 10 * (c.size() - 1));
+  }
+}
+
+TEST(Argmax, LargestValueLowestIndexWins) {
+  Cluster c(MPI_COMM_WORLD, kLink);
+  // Every rank holds the same maximum 50 at index 100 + rank: the lowest index, 100, wins.
+  int32_t v = 50;
+  int64_t idx = 100 + c.rank();
+  c.argmax(v, idx, 0);
+  EXPECT_EQ(v, 50);
+  EXPECT_EQ(idx, 100);
+  // A unique maximum on the last rank wins.
+  v = c.rank() == c.size() - 1 ? 70 : 60;
+  idx = 1000 - c.rank();
+  c.argmax(v, idx, 0);
+  EXPECT_EQ(v, 70);
+  EXPECT_EQ(idx, 1000 - (c.size() - 1));
+}
+
+TEST(Options, MismatchIsDetected) {
+  Cluster c(MPI_COMM_WORLD, kLink);
+  EXPECT_NO_THROW(c.check_same_everywhere("options", "--tokens 8"));
+  if (c.size() > 1) {
+    const std::string mine = c.rank() == 1 ? "--tokens 9" : "--tokens 8";
+    try {
+      c.check_same_everywhere("options", mine);
+      ADD_FAILURE() << "no error for mismatched options";
+    } catch (const std::exception &e) {
+      EXPECT_NE(std::string(e.what()).find("rank(s) 1 do not match rank 0"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+}  // namespace
