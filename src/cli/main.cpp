@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.hpp"
 #include "mcu_kernels.h"
 #include "runtime/kernels.hpp"
 
@@ -23,6 +24,11 @@ constexpr const char *kUsage = R"(mcuemu: distributed int8 Transformer inference
 usage: mcuemu <command> [options]
 
 commands:
+  run         run a model on N emulated chips: mpirun -n N mcuemu run --model tinyllama-42m
+  gen-weights write deterministic synthetic fp32 weights for a known configuration
+  quantize    post-training int8 quantization of an fp32 model file (calibrated on fp32 runs)
+  convert     import a llama2.c float checkpoint or a Hugging Face MobileBERT (safetensors)
+  inspect     show a model file: configuration, tensors, totals, bytes per chip for N chips
   selfcheck   run the kernels on the TinyLlama-42M GEMV shapes: the fast host path against the
               portable C kernel (must be bit-identical), with host throughput
   help        this text
@@ -86,10 +92,15 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (cmd == "selfcheck") return selfcheck(args);
+    if (cmd == "run") return mcuemu::cli::run(args);
+    if (cmd == "gen-weights") return mcuemu::cli::gen_weights(args);
+    if (cmd == "quantize") return mcuemu::cli::quantize(args);
+    if (cmd == "convert") return mcuemu::cli::convert(args);
+    if (cmd == "inspect") return mcuemu::cli::inspect(args);
     fmt::print(stderr, "mcuemu: unknown command '{}'\n\n{}", cmd, kUsage);
     return 2;
   } catch (const po::error &e) {
-    fmt::print(stderr, "mcuemu {}: {}\n", cmd, e.what());
+    fmt::print(stderr, "mcuemu {}: error: {} (see mcuemu {} --help)\n", cmd, e.what(), cmd);
     return 2;
   } catch (const std::exception &e) {
     fmt::print(stderr, "mcuemu {}: error: {}\n", cmd, e.what());

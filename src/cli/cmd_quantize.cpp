@@ -1,0 +1,60 @@
+// mcuemu quantize: post-training int8 quantization of an fp32 model file (model/quantize.hpp).
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "cli/cli_util.hpp"
+#include "cli/commands.hpp"
+#include "model/quantize.hpp"
+#include "weights/model_file.hpp"
+#include "weights/qmodel_io.hpp"
+
+namespace po = boost::program_options;
+
+namespace mcuemu::cli {
+
+int quantize(const std::vector<std::string> &args) {
+  std::string input, output;
+  model::QuantizeOptions q;
+  po::options_description opts("quantize options");
+  opts.add_options()("help,h", "show this help")("input", po::value(&input),
+                                                 "fp32 model file (from gen-weights or convert)")(
+      "output,o", po::value(&output), "int8 model file to write")(
+      "calib-tokens", po::value(&q.calib_tokens)->default_value(q.calib_tokens),
+      "positions of teacher-forced random tokens run through the fp32 model for calibration")(
+      "calib-seed", po::value(&q.calib_seed)->default_value(q.calib_seed),
+      "seed of the calibration tokens")("quiet,q", "no progress output");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    fmt::print(
+        "usage: mcuemu quantize F.h5 -o Q.h5 [--calib-tokens N]\n\n"
+        "Post-training int8 quantization: per-output-channel weight scales, activation scales\n"
+        "from calibration runs of the fp32 golden model, and every requantization turned into\n"
+        "integer (mul, add, shift) constants stored in Q.h5. The int8 path never reads a "
+        "float.\n\n");
+    std::cout << opts << "\n";
+    return 0;
+  }
+  if (input.empty()) throw po::error("the input fp32 model file is required");
+  if (output.empty()) throw po::error("--output/-o is required");
+  const bool quiet = vm.count("quiet") != 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const weights::FloatModel m = weights::read_float_model(input);
+  if (!quiet) fmt::print(stderr, "calibrating {} on {} tokens\n", m.config.name, q.calib_tokens);
+  const auto stats = model::calibrate(m, q);
+  const auto qm = model::quantize(m, stats, q);
+  weights::write_qllama(output, qm,
+                        fmt::format("mcuemu quantize {} --calib-tokens {}", input, q.calib_tokens));
+  if (!quiet)
+    fmt::print("wrote {} ({}, int8) in {:.1f} s\n", output, m.config.name,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return 0;
+}
+
+}  // namespace mcuemu::cli

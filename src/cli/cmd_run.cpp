@@ -1,0 +1,325 @@
+// mcuemu run: one Transformer on N emulated chips, one MPI rank per chip.
+//
+//   mpirun -n 8 mcuemu run --model tinyllama-42m --mode ar --tokens 32
+//
+// Every rank parses the same options (checked at start), loads the int8 model, keeps only its
+// shard, places it in its chip's memory levels and runs its part of each token, meeting the
+// other chips exactly twice per block. Rank 0 writes the report. Any rank's error is printed as
+// one line naming the rank and ends the whole job (MPI_Abort), so no rank waits forever.
+#include <fmt/format.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "chip/chip.hpp"
+#include "chip/profile.hpp"
+#include "cli/commands.hpp"
+#include "model/golden.hpp"
+#include "model/partition.hpp"
+#include "model/quantize.hpp"
+#include "mpi/cluster.hpp"
+#include "runtime/chip_meter.hpp"
+#include "runtime/llama_run.hpp"
+#include "runtime/report.hpp"
+#include "weights/model_file.hpp"
+#include "weights/qmodel_io.hpp"
+#include "weights/synthetic.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace mcuemu::cli {
+namespace {
+
+struct RunOptions {
+  std::string model = "tinyllama-42m";
+  std::string weights;
+  std::string fp32_weights;
+  std::string profile = "gap9";
+  std::vector<std::string> sets;
+  std::string mode = "ar";
+  int prompt_tokens = 4;
+  int tokens = 32;
+  uint64_t seed = 1;
+  uint64_t model_seed = 1;
+  int calib_tokens = 64;
+  std::string allreduce = "tree";
+  std::string out_dir = "results";
+  std::string summary_json;
+  std::string cache_dir;
+  int baseline = 0;
+  bool compare_fp32 = false;
+  bool hash_all_steps = false;
+  bool quiet = false;
+};
+
+std::string default_cache_dir() {
+  if (const char *d = std::getenv("MCUEMU_CACHE_DIR"); d && *d) return d;
+  if (const char *d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/mcuemu";
+  if (const char *h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/mcuemu";
+  return "/tmp/mcuemu-cache";
+}
+
+// The fp32 model of the default synthetic weights (regenerated from the seed, deterministic).
+weights::FloatModel default_fp32(const RunOptions &o) {
+  return weights::synthetic_llama(weights::config_by_name(o.model), o.model_seed);
+}
+
+// The default model: synthetic fp32 weights, calibrated and quantized, cached on first use.
+// Only rank 0 makes it; the others wait for its word.
+std::string ensure_default_model(const RunOptions &o, const mpi::Cluster &cluster) {
+  const std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
+  const std::string path =
+      fmt::format("{}/{}-seed{}-calib{}.int8.h5", dir, o.model, o.model_seed, o.calib_tokens);
+  int ok = 1;
+  if (cluster.rank() == 0 && !fs::exists(path)) {
+    try {
+      fs::create_directories(dir);
+      std::fprintf(stderr, "mcuemu: making the default synthetic %s (seed %llu), cached at %s\n",
+                   o.model.c_str(), static_cast<unsigned long long>(o.model_seed), path.c_str());
+      const auto fp = default_fp32(o);
+      std::fprintf(stderr, "mcuemu:   calibrating on %d tokens of the fp32 golden model\n",
+                   o.calib_tokens);
+      model::QuantizeOptions qo;
+      qo.calib_tokens = o.calib_tokens;
+      const auto q = model::quantize(fp, model::calibrate(fp, qo), qo);
+      weights::write_qllama(path, q, fmt::format("synthetic seed {} (mcuemu run)", o.model_seed));
+    } catch (const std::exception &e) {
+      ok = 0;
+      mpi::abort_job(fmt::format("making the default model {}: {}", path, e.what()));
+    }
+  }
+  MPI_Bcast(&ok, 1, MPI_INT, 0, cluster.comm());
+  return path;
+}
+
+struct Fp32Comparison {
+  int steps = 0;
+  double top1 = 0, cos_mean = 0, cos_min = 1;
+};
+
+// Teacher-forced: the fp32 golden model reads the same token sequence as the int8 run and the
+// two sets of logits are compared at every step.
+Fp32Comparison compare_fp32(const weights::FloatModel &fp, const std::vector<int> &inputs,
+                            const std::vector<std::vector<int32_t>> &q_logits, float logit_scale) {
+  model::FloatLlama golden(fp);
+  Fp32Comparison c;
+  for (size_t pos = 0; pos < inputs.size() && pos < q_logits.size(); ++pos) {
+    auto f = golden.forward(inputs[pos], static_cast<int>(pos));
+    const auto &q = q_logits[pos];
+    double dot = 0, nf = 0, nq = 0;
+    size_t af = 0, aq = 0;
+    for (size_t i = 0; i < q.size(); ++i) {
+      const double qv = q[i] * static_cast<double>(logit_scale), fv = f[i];
+      dot += qv * fv, nf += fv * fv, nq += qv * qv;
+      if (f[i] > f[af]) af = i;
+      if (q[i] > q[aq]) aq = i;
+    }
+    const double cs = dot / std::sqrt(nf * nq + 1e-30);
+    c.cos_mean += cs;
+    c.cos_min = std::min(c.cos_min, cs);
+    c.top1 += af == aq;
+    ++c.steps;
+  }
+  if (c.steps > 0) c.cos_mean /= c.steps, c.top1 /= c.steps;
+  return c;
+}
+
+std::vector<nlohmann::json> gather_json(const mpi::Cluster &cluster, const nlohmann::json &mine) {
+  const std::string s = mine.dump();
+  int n = static_cast<int>(s.size());
+  std::vector<int> counts(cluster.size()), displs(cluster.size());
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, cluster.comm());
+  std::string all;
+  if (cluster.rank() == 0) {
+    int total = 0;
+    for (int r = 0; r < cluster.size(); ++r) displs[r] = total, total += counts[r];
+    all.resize(total);
+  }
+  MPI_Gatherv(s.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, 0,
+              cluster.comm());
+  std::vector<nlohmann::json> out;
+  if (cluster.rank() == 0)
+    for (int r = 0; r < cluster.size(); ++r)
+      out.push_back(nlohmann::json::parse(all.substr(displs[r], counts[r])));
+  return out;
+}
+
+int run_job(const RunOptions &o, const std::string &options_text) {
+  mpi::Cluster cluster(MPI_COMM_WORLD);
+  cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
+
+  chip::Profile profile = chip::load_profile(o.profile, o.sets);
+  cluster.set_link(runtime::link_model(profile));
+  const auto algo = mpi::parse_algo(o.allreduce);
+
+  std::string path = o.weights;
+  if (path.empty()) path = ensure_default_model(o, cluster);
+  const weights::QLlamaModel q = weights::read_qllama(path);
+  if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
+      o.model != "tinyllama-42m")
+    throw std::invalid_argument(
+        fmt::format("--model {} but {} holds {}", o.model, path, q.config.name));
+  const auto plan = model::make_plan(q.config, cluster.size());
+
+  runtime::RunConfig rc;
+  rc.mode = o.mode;
+  rc.prompt_tokens = o.prompt_tokens;
+  rc.tokens = o.tokens;
+  rc.seed = o.seed;
+  rc.algo = algo;
+  rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
+  chip::Chip chip(cluster.rank(), profile);
+  if (!o.quiet && cluster.rank() == 0)
+    std::fprintf(stderr, "mcuemu: running %s on %d chip(s): %d prompt tokens, %d decode steps\n",
+                 q.config.name.c_str(), cluster.size(), o.prompt_tokens, o.tokens);
+  const auto r = runtime::run_llama(q, plan.chips[cluster.rank()], cluster, chip, rc);
+  const auto chips = gather_json(cluster, runtime::chip_json(chip, plan.chips[cluster.rank()], r));
+  if (cluster.rank() != 0) return 0;
+
+  runtime::ReportInput in;
+  in.config = q.config;
+  in.profile = &profile;
+  in.mode = o.mode;
+  in.prompt_tokens = o.prompt_tokens;
+  in.decode_tokens = o.tokens;
+  in.seed = o.seed;
+  in.algo = o.allreduce;
+  in.weights_path = path;
+  in.prompt = r.prompt;
+  in.generated = r.generated;
+  in.final_logits = r.final_logits;
+  in.chips = chips;
+  nlohmann::json s = runtime::summarize(in);
+  if (o.hash_all_steps) {
+    std::vector<int32_t> all;
+    for (const auto &step : r.step_logits) all.insert(all.end(), step.begin(), step.end());
+    s["all_steps_logits_hash"] = runtime::logits_hash(all);
+  }
+
+  if (o.baseline == 1) {
+    // The same run on one chip (this rank alone), for speedup and EDP gain.
+    mpi::Cluster self(MPI_COMM_SELF, runtime::link_model(profile));
+    chip::Chip one(0, profile);
+    const auto plan1 = model::make_plan(q.config, 1);
+    const auto r1 = runtime::run_llama(q, plan1.chips[0], self, one, rc);
+    runtime::ReportInput in1 = in;
+    in1.chips = {runtime::chip_json(one, plan1.chips[0], r1)};
+    in1.final_logits = r1.final_logits;
+    const auto s1 = runtime::summarize(in1);
+    const double lat = s1["per_token"]["latency_ns"], edp = s1["per_token"]["edp_j_s"];
+    s["baseline"] = {{"chips", 1},
+                     {"latency_ns", lat},
+                     {"energy_pj", s1["per_token"]["energy_pj"]["total"]},
+                     {"edp_j_s", edp},
+                     {"speedup", lat / s["per_token"]["latency_ns"].get<double>()},
+                     {"edp_gain", edp / s["per_token"]["edp_j_s"].get<double>()},
+                     {"tokens_match", r1.generated == r.generated},
+                     {"final_logits_hash", s1["final_logits_hash"]}};
+  } else if (o.baseline != 0) {
+    throw std::invalid_argument("--baseline takes 1 (the single-chip run) or 0");
+  }
+
+  if (o.compare_fp32) {
+    weights::FloatModel fp =
+        o.fp32_weights.empty()
+            ? (o.weights.empty() ? default_fp32(o)
+                                 : throw std::invalid_argument(
+                                       "--compare-fp32 with --weights needs --fp32-weights F (the "
+                                       "fp32 model it was quantized from)"))
+            : weights::read_float_model(o.fp32_weights);
+    std::vector<int> inputs = r.prompt;
+    inputs.insert(inputs.end(), r.generated.begin(), r.generated.end() - 1);
+    const auto c = compare_fp32(fp, inputs, r.step_logits, q.logit_scale);
+    s["fp32"] = {{"steps", c.steps},
+                 {"top1_agreement", c.top1},
+                 {"cosine_mean", c.cos_mean},
+                 {"cosine_min", c.cos_min}};
+  }
+
+  if (!o.quiet) std::fputs(runtime::format_summary(s).c_str(), stdout);
+  runtime::write_results(o.out_dir, s);
+  if (!o.quiet)
+    std::printf("results: %s/results.h5, %s/results.csv\n", o.out_dir.c_str(), o.out_dir.c_str());
+  if (!o.summary_json.empty()) {
+    const std::string tmp = o.summary_json + ".tmp";
+    std::ofstream(tmp) << s.dump(2) << "\n";
+    fs::rename(tmp, o.summary_json);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string> &args) {
+  RunOptions o;
+  po::options_description opts("mcuemu run options");
+  opts.add_options()("help,h", "show this help")(
+      "model", po::value(&o.model)->default_value(o.model),
+      "model configuration (tinyllama-42m, tinyllama-tiny, tinyllama-scaled-*)")(
+      "weights", po::value(&o.weights),
+      "int8 model file (from `mcuemu quantize`); default: a synthetic model, made and cached on "
+      "first use")("profile", po::value(&o.profile)->default_value(o.profile),
+                   "hardware profile: gap9, siracusa, or an .ini path")(
+      "set", po::value(&o.sets)->composing(), "override a profile value, key=value (repeatable)")(
+      "mode", po::value(&o.mode)->default_value(o.mode),
+      "ar: autoregressive decoding with the KV cache")(
+      "prompt-tokens", po::value(&o.prompt_tokens)->default_value(o.prompt_tokens),
+      "prompt length P (ids drawn from --seed)")(
+      "tokens", po::value(&o.tokens)->default_value(o.tokens),
+      "decode steps T; costs are reported per decode step")(
+      "seed", po::value(&o.seed)->default_value(o.seed), "seed of the prompt")(
+      "model-seed", po::value(&o.model_seed)->default_value(o.model_seed),
+      "seed of the default synthetic weights")(
+      "calib-tokens", po::value(&o.calib_tokens)->default_value(o.calib_tokens),
+      "calibration tokens for the default model")(
+      "allreduce", po::value(&o.allreduce)->default_value(o.allreduce),
+      "all-reduce algorithm: tree (hierarchical), ring, direct")(
+      "out", po::value(&o.out_dir)->default_value(o.out_dir),
+      "directory for results.h5 and results.csv")(
+      "summary-json", po::value(&o.summary_json),
+      "write the machine-readable summary to this file")(
+      "baseline", po::value(&o.baseline)->default_value(0),
+      "1: also run on one chip and report speedup and EDP gain")(
+      "compare-fp32", po::bool_switch(&o.compare_fp32),
+      "compare the int8 logits with the fp32 golden model at every step")(
+      "hash-all-steps", po::bool_switch(&o.hash_all_steps),
+      "add a hash of every step's full logits to the summary (gathers them on rank 0)")(
+      "fp32-weights", po::value(&o.fp32_weights),
+      "fp32 model for --compare-fp32 when --weights is given")(
+      "cache-dir", po::value(&o.cache_dir),
+      "where the default model is cached (default $MCUEMU_CACHE_DIR or ~/.cache/mcuemu)")(
+      "quiet,q", po::bool_switch(&o.quiet), "print nothing but errors");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: mpirun -n N mcuemu run [options]\n\n"
+                 "Runs one Transformer on N emulated chips (one MPI rank each) and reports the\n"
+                 "simulated latency, energy and memory per chip. Without mpirun: one chip.\n\n"
+              << opts << "\n";
+    return 0;
+  }
+  po::notify(vm);
+
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) MPI_Init(nullptr, nullptr);
+  std::string text;
+  for (const auto &a : args) text += a + '\x1f';
+  int rc = 0;
+  try {
+    rc = run_job(o, text);
+  } catch (const std::exception &e) {
+    mpi::abort_job(e.what());
+  }
+  MPI_Finalize();
+  return rc;
+}
+
+}  // namespace mcuemu::cli

@@ -1,0 +1,78 @@
+#include "runtime/chip_meter.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace mcuemu::runtime {
+namespace {
+
+chip::OpKind op_kind(Nonlinear k) {
+  switch (k) {
+    case Nonlinear::RmsNorm:
+      return chip::OpKind::rmsnorm;
+    case Nonlinear::Softmax:
+      return chip::OpKind::softmax;
+    case Nonlinear::Requant:
+      return chip::OpKind::requant;
+    case Nonlinear::Add:
+      return chip::OpKind::add;
+    case Nonlinear::Mul:
+      return chip::OpKind::mul;
+    case Nonlinear::Hswish:
+      return chip::OpKind::hswish;
+    case Nonlinear::Rope:
+      return chip::OpKind::rope;
+    case Nonlinear::Argmax:
+      return chip::OpKind::argmax;
+    case Nonlinear::Copy:
+      return chip::OpKind::copy;
+  }
+  return chip::OpKind::copy;
+}
+
+// "L3.wq" -> "wq": the ledger groups by op, the layer is its own key.
+std::string weight_kind(const std::string &name) {
+  const auto dot = name.find('.');
+  return dot == std::string::npos ? name : name.substr(dot + 1);
+}
+
+}  // namespace
+
+ChipMeter::ChipMeter(chip::Chip &chip, const chip::Placement &placement) : chip_(chip) {
+  for (const auto &a : placement.tensors) level_[a.name] = a.level;
+}
+
+void ChipMeter::linear(int layer, const std::string &weight, int tokens, int out, int in) {
+  auto it = level_.find(weight);
+  if (it == level_.end()) throw std::logic_error("weight '" + weight + "' was never placed");
+  // int32 outputs (4 B) go back to L2 for the requant / all-reduce.
+  const chip::OpCost c = tokens == 1 ? chip_.cost().price_gemv(out, in, it->second, 4)
+                                     : chip_.cost().price_gemm(tokens, out, in, it->second, 4);
+  chip_.ledger().charge(c, layer, weight_kind(weight));
+}
+
+void ChipMeter::matmul(int layer, const char *op, int M, int N, int K) {
+  // Both operands are activations / KV cache in L2.
+  chip_.ledger().charge(chip_.cost().price_gemm(M, N, K, chip::Level::L2, 4), layer, op);
+}
+
+void ChipMeter::nonlinear(int layer, Nonlinear kind, int64_t elements) {
+  const chip::OpCost c = kind == Nonlinear::Copy
+                             ? chip_.cost().price_copy(elements, chip::Level::L2, chip::Level::L2)
+                             : chip_.cost().price_eltwise(op_kind(kind), elements);
+  chip_.ledger().charge(c, layer, nonlinear_name(kind));
+}
+
+void ChipMeter::sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) {
+  chip_.ledger().wait_until(t.latest, layer);
+  chip_.ledger().charge_link(t.bytes_sent, t.link_cycles, layer, sync_name(kind));
+}
+
+mpi::LinkModel link_model(const chip::Profile &p) {
+  mpi::LinkModel m;
+  m.bytes_per_cycle = p.bytes_per_cycle(p.link.mb_per_s);
+  m.latency_cycles = static_cast<int64_t>(std::ceil(p.cycles_from_ns(p.link.latency_ns)));
+  return m;
+}
+
+}  // namespace mcuemu::runtime

@@ -1,0 +1,31 @@
+// Meter over a chip::Chip: prices each op the runtime runs with the chip's cost model, at the
+// memory level the placement gave its weights, and charges it to the chip's ledger.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "chip/chip.hpp"
+#include "chip/placement.hpp"
+#include "runtime/meter.hpp"
+
+namespace mcuemu::runtime {
+
+class ChipMeter final : public Meter {
+ public:
+  ChipMeter(chip::Chip &chip, const chip::Placement &placement);
+  void linear(int layer, const std::string &weight, int tokens, int out, int in) override;
+  void matmul(int layer, const char *op, int M, int N, int K) override;
+  void nonlinear(int layer, Nonlinear kind, int64_t elements) override;
+  void sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) override;
+  int64_t clock() const override { return chip_.ledger().now(); }
+
+ private:
+  chip::Chip &chip_;
+  std::unordered_map<std::string, chip::Level> level_;  // weight name -> level
+};
+
+// The link as the profile describes it, in cluster cycles.
+mpi::LinkModel link_model(const chip::Profile &p);
+
+}  // namespace mcuemu::runtime

@@ -1,0 +1,104 @@
+// One chip's share of a Llama model and its int8 forward (autoregressive and prompt).
+//
+// Chip c holds only its shard (model/partition.hpp): the rows of Wq/Wk/Wv and the columns of Wo
+// for its heads, the KV cache of those heads, rows of W1/W3 and columns of W2 for its FFN slice,
+// and its rows of the embedding, which is also the LM head. Norms, residuals and requant
+// constants of the replicated parts are small and held by every chip.
+//
+// Per token and block (exactly two synchronisations per block):
+//   RMSNorm -> q,k,v of own heads -> RoPE -> attention over own KV cache -> partial Wo
+//   -> sync 1: all-reduce (int32 sum) -> requant, residual add
+//   RMSNorm -> W1, W3 slices -> hard-swish SiLU -> product -> partial W2
+//   -> sync 2: all-reduce (int32 sum) -> requant, residual add
+// plus one exchange before the blocks (the owner of the token's embedding row broadcasts it) and
+// one after (final norm, own vocabulary rows of the LM head, global arg-max).
+// With the default int32 exchange the result is bit-exact with one chip for any N.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/partition.hpp"
+#include "mpi/cluster.hpp"
+#include "runtime/meter.hpp"
+#include "weights/qmodel.hpp"
+
+namespace mcuemu::runtime {
+
+// A slice of a QLinear: the weights this chip holds and the requant that applies to them.
+struct ShardLinear {
+  std::string name;  // e.g. "L3.wq", for placement and reports
+  int out = 0, in = 0;
+  std::vector<int8_t> w;                // (out, in)
+  std::vector<int32_t> rq_mul, rq_add;  // (out) or, after an all-reduce, the full dim
+  int32_t rq_shift = 0;
+};
+
+struct ShardLayer {
+  weights::QRmsNorm attn_norm, ffn_norm;
+  ShardLinear wq, wk, wv;  // rows of own heads: (heads * head_dim, dim)
+  ShardLinear wo;          // columns of own heads: (dim, heads * head_dim), full-dim requant
+  ShardLinear w1, w3;      // rows of own FFN slice: (ffn, dim)
+  ShardLinear w2;          // columns of own FFN slice: (dim, ffn), full-dim requant
+  mcu_rqs_t scores{}, attn{}, silu{};
+  mcu_softmax_ibert_t softmax{};
+  mcu_add_rq_t resid_attn{}, resid_ffn{};
+  mcu_hswish_t hswish{};
+  mcu_mul_rq_t gate{};
+};
+
+struct RunStats {
+  int64_t syncs_per_block[2] = {0, 0};  // attention, FFN all-reduces (counted per block)
+  int64_t block_syncs = 0;              // all all-reduces inside blocks
+  int64_t edge_exchanges = 0;           // embedding broadcasts + arg-max reductions
+  int64_t tokens = 0;
+};
+
+class LlamaChip {
+ public:
+  // `context`: positions this run uses (<= seq_len); the KV cache is sized for it.
+  LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &plan, int context,
+            mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo);
+
+  // One autoregressive step: token at position pos; returns the greedy next token (the same on
+  // every chip). The chip's slice of the int32 logits stays in local_logits().
+  int step(int token, int pos);
+
+  std::span<const int32_t> local_logits() const { return logits_; }
+  const model::ChipPlan &plan() const { return plan_; }
+  const RunStats &stats() const { return stats_; }
+  // Every weight tensor this chip holds: name and bytes (for placement).
+  std::vector<std::pair<std::string, int64_t>> weight_tensors() const;
+  int64_t kv_cache_bytes() const;
+  // Bytes of the per-token activation buffers (x, norms, q/k/v, scores, FFN, partials).
+  int64_t activation_bytes() const;
+
+ private:
+  void attention(int l, int pos);
+  void ffn(int l);
+  void allreduce_requant_add(int l, SyncKind kind, const ShardLinear &lin, const mcu_add_rq_t &add);
+
+  const weights::ModelConfig cfg_;
+  const model::ChipPlan plan_;
+  mpi::Cluster &cluster_;
+  Meter &meter_;
+  mpi::AllreduceAlgo algo_;
+  int n_heads_ = 0, head_dim_ = 0, ffn_ = 0, vocab_ = 0, context_ = 0;
+
+  std::vector<ShardLayer> layers_;
+  std::vector<int8_t> embedding_;  // (own vocab rows, dim)
+  weights::QRmsNorm final_norm_;
+  mcu_rope_t rope_{};
+  std::vector<int16_t> rope_cos_, rope_sin_;  // (seq_len, head_dim / 2)
+  std::vector<int8_t> k_cache_;               // (layer, own head, seq_len, head_dim)
+  std::vector<int8_t> v_cache_;  // (layer, own head, head_dim, seq_len): transposed for P.V
+
+  // Activations, allocated once (no allocation per token).
+  std::vector<int8_t> x_, xn_, q_, k_, v_, att_, h1_, h3_, g_, delta_, scores8_, probs_;
+  std::vector<int32_t> acc_, acc_ffn_, part_, scores32_, av32_, logits_;
+  RunStats stats_;
+};
+
+}  // namespace mcuemu::runtime

@@ -1,0 +1,168 @@
+#include "runtime/llama_run.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "runtime/chip_meter.hpp"
+#include "runtime/llama_chip.hpp"
+
+namespace mcuemu::runtime {
+
+std::vector<int> prompt_ids(int vocab_size, int prompt_tokens, uint64_t seed) {
+  std::vector<int> ids;
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+  for (int i = 0; i < prompt_tokens; ++i) {
+    s += 0x9E3779B97F4A7C15ull;  // splitmix64
+    uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    ids.push_back(static_cast<int>((z ^ (z >> 31)) % static_cast<uint64_t>(vocab_size)));
+  }
+  return ids;
+}
+
+RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &plan,
+                    mpi::Cluster &cluster, chip::Chip &chip, const RunConfig &cfg) {
+  if (cfg.mode != "ar")
+    throw std::invalid_argument(
+        fmt::format("--mode {}: only 'ar' is implemented for Llama", cfg.mode));
+  if (cfg.prompt_tokens < 1) throw std::invalid_argument("--prompt-tokens must be >= 1");
+  if (cfg.tokens < 1) throw std::invalid_argument("--tokens must be >= 1");
+  const int context = cfg.prompt_tokens + cfg.tokens;
+  if (context > model.config.seq_len)
+    throw std::invalid_argument(
+        fmt::format("--prompt-tokens + --tokens = {} exceeds {}'s context of {} positions", context,
+                    model.config.name, model.config.seq_len));
+
+  // The meter needs the placement and the chip needs the shard's tensor list: build the shard
+  // with a placeholder meter first, place, then run with the real one.
+  struct NullMeter final : Meter {
+    void linear(int, const std::string &, int, int, int) override {}
+    void matmul(int, const char *, int, int, int) override {}
+    void nonlinear(int, Nonlinear, int64_t) override {}
+    void sync(int, SyncKind, const mpi::CollectiveTiming &) override {}
+    int64_t clock() const override { return 0; }
+  };
+  struct ForwardingMeter final : Meter {
+    Meter *to = nullptr;
+    void linear(int l, const std::string &w, int t, int o, int i) override {
+      to->linear(l, w, t, o, i);
+    }
+    void matmul(int l, const char *op, int M, int N, int K) override { to->matmul(l, op, M, N, K); }
+    void nonlinear(int l, Nonlinear k, int64_t n) override { to->nonlinear(l, k, n); }
+    void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override { to->sync(l, k, t); }
+    int64_t clock() const override { return to->clock(); }
+  };
+  NullMeter null_meter;
+  ForwardingMeter meter;
+  meter.to = &null_meter;
+  LlamaChip shard(model, plan, context, cluster, meter, cfg.algo);
+
+  RunResult r;
+  // Placement: KV cache and activations in L2 first, then weights in schedule order, with the
+  // blocks before the embedding / LM head (used once per token, like each block weight).
+  std::vector<chip::TensorSpec> specs;
+  specs.push_back({"kv_cache", chip::Tag::kv_cache, shard.kv_cache_bytes(), std::nullopt});
+  specs.push_back({"activations", chip::Tag::activations, shard.activation_bytes(), std::nullopt});
+  for (const auto &[name, bytes] : shard.weight_tensors())
+    specs.push_back({name, chip::Tag::weights, bytes, std::nullopt});
+  r.placement = chip::place_tensors(chip, specs);
+  r.kv_cache_bytes = shard.kv_cache_bytes();
+  r.activation_bytes = shard.activation_bytes();
+
+  ChipMeter chip_meter(chip, r.placement);
+  meter.to = &chip_meter;
+
+  r.prompt = prompt_ids(model.config.vocab_size, cfg.prompt_tokens, cfg.seed);
+  auto keep_logits = [&](bool keep) {
+    auto all = cluster.gather_to_root(shard.local_logits());  // diagnostic, not charged
+    if (keep && cluster.rank() == 0) r.step_logits.push_back(all);
+    if (cluster.rank() == 0) r.final_logits = std::move(all);
+  };
+  // Prefill: the P prompt tokens, one step each; the last step's arg-max is the first
+  // generated token. Decode: T steps, each feeding the previous token and producing the next.
+  int pos = 0, next = 0;
+  for (int t : r.prompt) {
+    next = shard.step(t, pos++);
+    if (cfg.keep_step_logits) keep_logits(true);
+  }
+  r.generated.push_back(next);
+  r.prefill_cycles = chip.ledger().now();
+  r.prefill_energy = chip.ledger().total().energy;
+  for (int i = 0; i < cfg.tokens; ++i) {
+    r.generated.push_back(shard.step(r.generated.back(), pos++));
+    if (cfg.keep_step_logits) keep_logits(true);
+  }
+  keep_logits(false);
+  r.end_cycles = chip.ledger().now();
+  r.total_energy = chip.ledger().total().energy;
+  const auto &st = shard.stats();
+  r.block_syncs = st.block_syncs;
+  r.edge_exchanges = st.edge_exchanges;
+  r.tokens_run = st.tokens;
+  r.syncs_per_block_attn = st.syncs_per_block[0];
+  r.syncs_per_block_ffn = st.syncs_per_block[1];
+  return r;
+}
+
+nlohmann::json chip_json(const chip::Chip &chip, const model::ChipPlan &plan, const RunResult &r) {
+  using nlohmann::json;
+  const auto &led = chip.ledger();
+  auto energy = [](const chip::Energy &e) {
+    json j;
+    j["compute"] = e.compute_pj;
+    for (chip::Level l : chip::kAllLevels) j[std::string(chip::level_name(l))] = e.level_pj[l];
+    j["link"] = e.link_pj;
+    j["active"] = e.active_pj;
+    j["idle"] = e.idle_pj;
+    j["total"] = e.total_pj();
+    return j;
+  };
+  json j;
+  j["chip"] = chip.id();
+  j["heads"] = {plan.heads.begin, plan.heads.end};
+  j["ffn"] = {plan.ffn.begin, plan.ffn.end};
+  j["vocab"] = {plan.vocab.begin, plan.vocab.end};
+  j["cycles"] = {{"end", r.end_cycles},
+                 {"prefill", r.prefill_cycles},
+                 {"busy", led.busy_cycles()},
+                 {"link", led.link_cycles()},
+                 {"idle", led.idle_cycles()}};
+  j["energy_pj"] = energy(r.total_energy);
+  j["prefill_energy_pj"] = energy(r.prefill_energy);
+  json bytes, mem;
+  for (chip::Level l : chip::kAllLevels) {
+    const std::string n(chip::level_name(l));
+    bytes[n] = led.total().bytes[l];
+    const auto &a = chip.memory()[l];
+    json names = json::array();
+    for (const auto &name : r.placement.names_in(l)) names.push_back(name);
+    mem[n] = {{"capacity", a.capacity()},
+              {"high_water", a.high_water()},
+              {"weights", r.placement.bytes_in(l, chip::Tag::weights)},
+              {"tensors", names}};
+  }
+  j["bytes"] = bytes;
+  j["link_bytes"] = led.total().link_bytes;
+  j["memory"] = mem;
+  j["syncs"] = {{"block", r.block_syncs},
+                {"edge", r.edge_exchanges},
+                {"tokens", r.tokens_run},
+                {"attention", r.syncs_per_block_attn},
+                {"ffn", r.syncs_per_block_ffn}};
+  json by_kind;
+  for (const auto &[kind, t] : led.by_kind())
+    by_kind[kind] = {{"count", t.count},
+                     {"cycles", t.cycles},
+                     {"macs", t.macs},
+                     {"energy_pj", t.energy.total_pj()}};
+  j["by_op"] = by_kind;
+  json by_layer;
+  for (const auto &[layer, t] : led.by_layer())
+    by_layer[std::to_string(layer)] = {{"cycles", t.cycles}, {"energy_pj", t.energy.total_pj()}};
+  j["by_layer"] = by_layer;
+  return j;
+}
+
+}  // namespace mcuemu::runtime

@@ -1,0 +1,38 @@
+// The report of a run, made on rank 0 from every chip's JSON (llama_run.hpp, chip_json): the
+// terminal summary, --summary-json, results.h5 and results.csv (DESIGN.md, Outputs).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "chip/profile.hpp"
+#include "weights/config.hpp"
+
+namespace mcuemu::runtime {
+
+struct ReportInput {
+  weights::ModelConfig config;
+  const chip::Profile *profile = nullptr;
+  std::string mode;
+  int prompt_tokens = 0, decode_tokens = 0;
+  uint64_t seed = 0;
+  std::string algo, weights_path;
+  std::vector<int> prompt, generated;
+  std::vector<int32_t> final_logits;
+  std::vector<nlohmann::json> chips;  // one per rank, in rank order
+};
+
+// Totals and per-token figures; the body of --summary-json.
+nlohmann::json summarize(const ReportInput &in);
+// FNV-1a 64 of the int32 logits, as 16 hex digits.
+std::string logits_hash(const std::vector<int32_t> &logits);
+// The human-readable summary.
+std::string format_summary(const nlohmann::json &s);
+// results.h5 and results.csv into `dir` (created if needed), both written atomically.
+void write_results(const std::string &dir, const nlohmann::json &summary);
+// The git revision the binary was built from ("unknown" outside a checkout).
+const char *git_revision();
+
+}  // namespace mcuemu::runtime

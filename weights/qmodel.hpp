@@ -1,0 +1,63 @@
+// The int8 model in memory: int8 weights plus every integer constant of the int8 forward.
+//
+// Made offline by the quantizer (src/model/quantize.hpp) from an fp32 model and calibration
+// runs; stored in the int8 model file (weights/FORMAT.md, kind = "int8"); read by the runtime,
+// which never sees a float. All matrices are (out, in) row-major like the fp32 model.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mcu_kernels.h"
+#include "weights/config.hpp"
+
+namespace mcuemu::weights {
+
+// A linear layer: int8 weights (symmetric, per-output-channel scale) and the per-channel
+// RequantShift that maps its int32 outputs to the int8 scale of the next activation.
+struct QLinear {
+  int out = 0, in = 0;
+  std::vector<int8_t> w;        // (out, in)
+  std::vector<int32_t> rq_mul;  // (out)
+  std::vector<int32_t> rq_add;  // (out), rounding folded in
+  int32_t rq_shift = 0;
+};
+
+// An RMSNorm: fixed-point gamma and the output shift (kernels/README.md, RMSNorm).
+struct QRmsNorm {
+  std::vector<int32_t> w;  // (dim)
+  int32_t log2D = 0;
+  int32_t k = 0;
+};
+
+struct QLlamaLayer {
+  QRmsNorm attn_norm;
+  QLinear wq, wk, wv;             // (dim, dim) each, output at the q / k / v scales
+  mcu_rqs_t scores{};             // q.k int32 -> int8 scores, 1/sqrt(head_dim) folded in
+  mcu_softmax_ibert_t softmax{};  // I-BERT constants at the score scale
+  mcu_rqs_t attn{};               // probs.v int32 -> int8 (probs have zero point -128)
+  QLinear wo;                     // (dim, dim), requant applied after the all-reduce
+  mcu_add_rq_t resid_attn{};      // x + attention delta -> x_mid
+  QRmsNorm ffn_norm;
+  QLinear w1, w3;            // (hidden_dim, dim)
+  mcu_hswish_t hswish{};     // SiLU stand-in on w1's output
+  mcu_rqs_t silu{};          // hswish int32 -> int8 (1/6 folded in)
+  mcu_mul_rq_t gate{};       // silu * h3 -> int8
+  QLinear w2;                // (dim, hidden_dim), requant applied after the all-reduce
+  mcu_add_rq_t resid_ffn{};  // x_mid + ffn delta -> next x
+};
+
+struct QLlamaModel {
+  ModelConfig config;
+  std::vector<int8_t> token_embedding;  // (vocab_size, dim), per-tensor scale; also the LM head
+  std::vector<QLlamaLayer> layers;
+  QRmsNorm final_norm;
+  mcu_rope_t rope{};              // int8 -> int8 at the same scale
+  int32_t rope_frac = 14;         // cos/sin are Q14
+  std::vector<int16_t> rope_cos;  // (seq_len, head_dim / 2)
+  std::vector<int16_t> rope_sin;  // (seq_len, head_dim / 2)
+  // Scales, for reports and the fp32 comparison only: the int8 path never reads them.
+  float logit_scale = 0;  // real logit = int32 logit * logit_scale
+};
+
+}  // namespace mcuemu::weights

@@ -1,0 +1,226 @@
+#include "weights/qmodel_io.hpp"
+
+#include <fmt/format.h>
+
+#include "weights/h5io.hpp"
+#include "weights/model_file.hpp"
+
+namespace mcuemu::weights {
+namespace {
+
+using h5::Shape;
+
+// The integer fields of each kernel parameter struct, stored as int attributes of a group.
+template <class T>
+struct Fields;
+template <>
+struct Fields<mcu_rqs_t> {
+  static constexpr std::pair<const char *, int32_t mcu_rqs_t::*> list[] = {
+      {"zx", &mcu_rqs_t::zx},       {"mul", &mcu_rqs_t::mul}, {"add", &mcu_rqs_t::add},
+      {"shift", &mcu_rqs_t::shift}, {"zy", &mcu_rqs_t::zy},   {"lo", &mcu_rqs_t::lo},
+      {"hi", &mcu_rqs_t::hi}};
+};
+template <>
+struct Fields<mcu_add_rq_t> {
+  static constexpr std::pair<const char *, int32_t mcu_add_rq_t::*> list[] = {
+      {"za", &mcu_add_rq_t::za},       {"zb", &mcu_add_rq_t::zb},   {"mul_a", &mcu_add_rq_t::mul_a},
+      {"mul_b", &mcu_add_rq_t::mul_b}, {"add", &mcu_add_rq_t::add}, {"shift", &mcu_add_rq_t::shift},
+      {"zy", &mcu_add_rq_t::zy},       {"lo", &mcu_add_rq_t::lo},   {"hi", &mcu_add_rq_t::hi}};
+};
+template <>
+struct Fields<mcu_mul_rq_t> {
+  static constexpr std::pair<const char *, int32_t mcu_mul_rq_t::*> list[] = {
+      {"za", &mcu_mul_rq_t::za},   {"zb", &mcu_mul_rq_t::zb},       {"mul", &mcu_mul_rq_t::mul},
+      {"add", &mcu_mul_rq_t::add}, {"shift", &mcu_mul_rq_t::shift}, {"zy", &mcu_mul_rq_t::zy},
+      {"lo", &mcu_mul_rq_t::lo},   {"hi", &mcu_mul_rq_t::hi}};
+};
+template <>
+struct Fields<mcu_softmax_ibert_t> {
+  static constexpr std::pair<const char *, int32_t mcu_softmax_ibert_t::*> list[] = {
+      {"A", &mcu_softmax_ibert_t::A},
+      {"B", &mcu_softmax_ibert_t::B},
+      {"C", &mcu_softmax_ibert_t::C},
+      {"log2", &mcu_softmax_ibert_t::log2}};
+};
+template <>
+struct Fields<mcu_hswish_t> {
+  static constexpr std::pair<const char *, int32_t mcu_hswish_t::*> list[] = {
+      {"zx", &mcu_hswish_t::zx}, {"three", &mcu_hswish_t::three}, {"six", &mcu_hswish_t::six}};
+};
+template <>
+struct Fields<mcu_rope_t> {
+  static constexpr std::pair<const char *, int32_t mcu_rope_t::*> list[] = {
+      {"zx", &mcu_rope_t::zx},       {"mul", &mcu_rope_t::mul}, {"add", &mcu_rope_t::add},
+      {"shift", &mcu_rope_t::shift}, {"zy", &mcu_rope_t::zy},   {"lo", &mcu_rope_t::lo},
+      {"hi", &mcu_rope_t::hi}};
+};
+
+H5::Group make_group(H5::H5File &f, const std::string &path) {
+  // Create every missing level of an absolute path.
+  std::string cur;
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos == path.size() || path[pos] == '/') {
+      cur = path.substr(0, pos);
+      if (!f.nameExists(cur)) f.createGroup(cur);
+    }
+  }
+  return f.openGroup(path);
+}
+
+template <class T>
+void write_params(H5::H5File &f, const std::string &path, const T &p) {
+  H5::Group g = make_group(f, path);
+  for (const auto &[name, member] : Fields<T>::list) h5::write_int_attr(g, name, p.*member);
+}
+
+template <class T>
+T read_params(const H5::H5File &f, const std::string &path) {
+  if (!h5::exists(f, path))
+    throw FileError(fmt::format("{}: group '{}' is missing", f.getFileName(), path));
+  H5::Group g = f.openGroup(path);
+  T p{};
+  for (const auto &[name, member] : Fields<T>::list) {
+    const int64_t v = h5::read_int_attr(g, name);
+    if (v < INT32_MIN || v > INT32_MAX)
+      throw FileError(fmt::format("{}: attribute '{}' of '{}' = {} does not fit int32",
+                                  f.getFileName(), name, path, v));
+    p.*member = static_cast<int32_t>(v);
+  }
+  return p;
+}
+
+int32_t read_i32_attr(const H5::H5File &f, const std::string &path, const char *name) {
+  if (!h5::exists(f, path))
+    throw FileError(fmt::format("{}: group '{}' is missing", f.getFileName(), path));
+  const int64_t v = h5::read_int_attr(f.openGroup(path), name);
+  if (v < INT32_MIN || v > INT32_MAX)
+    throw FileError(fmt::format("{}: attribute '{}' of '{}' = {} does not fit int32",
+                                f.getFileName(), name, path, v));
+  return static_cast<int32_t>(v);
+}
+
+void write_linear(H5::H5File &f, const std::string &path, const QLinear &q) {
+  H5::Group g = make_group(f, path);
+  const Shape wshape{static_cast<size_t>(q.out), static_cast<size_t>(q.in)};
+  h5::write_dataset<int8_t>(g, "w", q.w, wshape);
+  h5::write_dataset<int32_t>(g, "rq_mul", q.rq_mul, {static_cast<size_t>(q.out)});
+  h5::write_dataset<int32_t>(g, "rq_add", q.rq_add, {static_cast<size_t>(q.out)});
+  h5::write_int_attr(g, "rq_shift", q.rq_shift);
+}
+
+QLinear read_linear(const H5::H5File &f, const std::string &path, int out, int in) {
+  QLinear q;
+  q.out = out;
+  q.in = in;
+  const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
+  q.w = h5::read_dataset<int8_t>(f, path + "/w", {o, i});
+  q.rq_mul = h5::read_dataset<int32_t>(f, path + "/rq_mul", {o});
+  q.rq_add = h5::read_dataset<int32_t>(f, path + "/rq_add", {o});
+  q.rq_shift = read_i32_attr(f, path, "rq_shift");
+  return q;
+}
+
+void write_norm(H5::H5File &f, const std::string &path, const QRmsNorm &n) {
+  H5::Group g = make_group(f, path);
+  h5::write_dataset<int32_t>(g, "w", n.w, {n.w.size()});
+  h5::write_int_attr(g, "log2D", n.log2D);
+  h5::write_int_attr(g, "k", n.k);
+}
+
+QRmsNorm read_norm(const H5::H5File &f, const std::string &path, int dim) {
+  QRmsNorm n;
+  n.w = h5::read_dataset<int32_t>(f, path + "/w", {static_cast<size_t>(dim)});
+  n.log2D = read_i32_attr(f, path, "log2D");
+  n.k = read_i32_attr(f, path, "k");
+  return n;
+}
+
+}  // namespace
+
+void write_qllama(const std::string &path, const QLlamaModel &m, const std::string &source) {
+  const auto &c = m.config;
+  h5::write_atomically(path, [&](H5::H5File &f) {
+    write_config_attrs(f, c, "int8", source);
+    H5::Group root = f.openGroup("/");
+    h5::write_float_attr(root, "logit_scale", m.logit_scale);
+    h5::write_dataset<int8_t>(root, "token_embedding", m.token_embedding,
+                              {static_cast<size_t>(c.vocab_size), static_cast<size_t>(c.dim)});
+    write_norm(f, "/final_norm", m.final_norm);
+    write_params(f, "/rope", m.rope);
+    H5::Group rope = f.openGroup("/rope");
+    h5::write_int_attr(rope, "frac", m.rope_frac);
+    const Shape tab{static_cast<size_t>(c.seq_len), static_cast<size_t>(c.head_dim() / 2)};
+    h5::write_dataset<int16_t>(rope, "cos", m.rope_cos, tab);
+    h5::write_dataset<int16_t>(rope, "sin", m.rope_sin, tab);
+    for (int l = 0; l < c.n_layers; ++l) {
+      const auto &L = m.layers[l];
+      const std::string p = fmt::format("/layers/{}/", l);
+      write_norm(f, p + "attn_norm", L.attn_norm);
+      write_linear(f, p + "wq", L.wq);
+      write_linear(f, p + "wk", L.wk);
+      write_linear(f, p + "wv", L.wv);
+      write_params(f, p + "scores", L.scores);
+      write_params(f, p + "softmax", L.softmax);
+      write_params(f, p + "attn", L.attn);
+      write_linear(f, p + "wo", L.wo);
+      write_params(f, p + "resid_attn", L.resid_attn);
+      write_norm(f, p + "ffn_norm", L.ffn_norm);
+      write_linear(f, p + "w1", L.w1);
+      write_linear(f, p + "w3", L.w3);
+      write_params(f, p + "hswish", L.hswish);
+      write_params(f, p + "silu", L.silu);
+      write_params(f, p + "gate", L.gate);
+      write_linear(f, p + "w2", L.w2);
+      write_params(f, p + "resid_ffn", L.resid_ffn);
+    }
+  });
+}
+
+QLlamaModel read_qllama(const std::string &path) {
+  const FileInfo info = read_file_info(path);
+  if (info.kind != "int8")
+    throw FileError(
+        fmt::format("{}: kind is '{}', expected an int8 model (run `mcuemu quantize` "
+                    "on an fp32 file first)",
+                    path, info.kind));
+  if (info.config.arch != Arch::Llama) throw FileError(fmt::format("{}: not a Llama model", path));
+  H5::H5File f = h5::open_read(path);
+  QLlamaModel m;
+  m.config = info.config;
+  const auto &c = m.config;
+  const size_t D = c.dim, F = c.hidden_dim;
+  m.logit_scale = static_cast<float>(h5::read_float_attr(f.openGroup("/"), "logit_scale"));
+  m.token_embedding =
+      h5::read_dataset<int8_t>(f, "/token_embedding", {static_cast<size_t>(c.vocab_size), D});
+  m.final_norm = read_norm(f, "/final_norm", c.dim);
+  m.rope = read_params<mcu_rope_t>(f, "/rope");
+  m.rope_frac = read_i32_attr(f, "/rope", "frac");
+  const Shape tab{static_cast<size_t>(c.seq_len), static_cast<size_t>(c.head_dim() / 2)};
+  m.rope_cos = h5::read_dataset<int16_t>(f, "/rope/cos", tab);
+  m.rope_sin = h5::read_dataset<int16_t>(f, "/rope/sin", tab);
+  for (int l = 0; l < c.n_layers; ++l) {
+    QLlamaLayer L;
+    const std::string p = fmt::format("/layers/{}/", l);
+    L.attn_norm = read_norm(f, p + "attn_norm", c.dim);
+    L.wq = read_linear(f, p + "wq", c.dim, c.dim);
+    L.wk = read_linear(f, p + "wk", c.dim, c.dim);
+    L.wv = read_linear(f, p + "wv", c.dim, c.dim);
+    L.scores = read_params<mcu_rqs_t>(f, p + "scores");
+    L.softmax = read_params<mcu_softmax_ibert_t>(f, p + "softmax");
+    L.attn = read_params<mcu_rqs_t>(f, p + "attn");
+    L.wo = read_linear(f, p + "wo", c.dim, c.dim);
+    L.resid_attn = read_params<mcu_add_rq_t>(f, p + "resid_attn");
+    L.ffn_norm = read_norm(f, p + "ffn_norm", c.dim);
+    L.w1 = read_linear(f, p + "w1", static_cast<int>(F), c.dim);
+    L.w3 = read_linear(f, p + "w3", static_cast<int>(F), c.dim);
+    L.hswish = read_params<mcu_hswish_t>(f, p + "hswish");
+    L.silu = read_params<mcu_rqs_t>(f, p + "silu");
+    L.gate = read_params<mcu_mul_rq_t>(f, p + "gate");
+    L.w2 = read_linear(f, p + "w2", c.dim, static_cast<int>(F));
+    L.resid_ffn = read_params<mcu_add_rq_t>(f, p + "resid_ffn");
+    m.layers.push_back(std::move(L));
+  }
+  return m;
+}
+
+}  // namespace mcuemu::weights
