@@ -153,12 +153,14 @@ void Cluster::binomial_bcast(std::span<std::byte> data, int root, int64_t &lates
     if (rel + mask < size_) send(data, latest, (rank_ + mask) % size_, t);
 }
 
-CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock,
-                                        AllreduceAlgo algo) {
+CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock, AllreduceAlgo algo,
+                                        int wire_bytes) {
+  if (wire_bytes < 1 || wire_bytes > 4)
+    throw std::invalid_argument("wire bytes per element must be 1..4");
   CollectiveTiming t;
   t.arrival = clock;
   int64_t latest = clock;
-  const int64_t bytes = static_cast<int64_t>(data.size_bytes());
+  const int64_t bytes = static_cast<int64_t>(data.size()) * wire_bytes;
   int64_t link = 0;
   if (size_ > 1) {
     switch (algo) {
@@ -184,7 +186,8 @@ CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock,
           latest = std::max(latest, sendrecv(std::as_bytes(data.subspan(sb, se - sb)), latest,
                                              right, as_bytes(data.subspan(rb, re - rb)), left, t));
         }
-        const int64_t chunk_bytes = static_cast<int64_t>(chunk(data.size(), size_, 0).second) * 4;
+        const int64_t chunk_bytes =
+            static_cast<int64_t>(chunk(data.size(), size_, 0).second) * wire_bytes;
         link = 2 * (size_ - 1) * link_.cycles_for(chunk_bytes);
         break;
       }
@@ -204,6 +207,7 @@ CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock,
       }
     }
   }
+  t.bytes_sent = t.bytes_sent / 4 * wire_bytes;  // MPI moved int32; the link carries wire_bytes
   t.latest = latest;
   t.link_cycles = link;
   t.end = latest + link;

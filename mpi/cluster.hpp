@@ -48,7 +48,10 @@ class Cluster {
   void set_link(LinkModel link) { link_ = link; }
 
   // In-place sum of int32 partials over all chips, along `algo`'s hops.
-  CollectiveTiming allreduce_sum(std::span<int32_t> data, int64_t clock, AllreduceAlgo algo);
+  // `wire_bytes` per element is what the modelled link carries (4 for int32 partials, 2 for
+  // int16 sums of int8 partials); MPI always moves int32 here, only the price changes.
+  CollectiveTiming allreduce_sum(std::span<int32_t> data, int64_t clock, AllreduceAlgo algo,
+                                 int wire_bytes = 4);
   // `root`'s bytes end up on every chip (binomial tree).
   CollectiveTiming broadcast(std::span<int8_t> data, int root, int64_t clock);
   // Global arg-max: the largest value and, among equal values, the lowest global index.

@@ -51,7 +51,7 @@ void write_impl(const std::string &path, const M &m, const std::string &source,
   check_shapes(m);
   // A NaN in the output would only be caught by the next reader: refuse it here, naming the
   // tensor, before anything is written.
-  check_finite(m, path);
+  check_finite(m, path + " (not written)");
   auto refs = tensors(const_cast<M &>(m));
   const std::size_t total = total_bytes(refs);
   h5::write_atomically(path, [&](H5::H5File &f) {

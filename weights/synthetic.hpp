@@ -28,6 +28,10 @@
 
 namespace mcuemu::weights {
 
+// Bump whenever the generated values change (generator, init rules, tensor streams): cached
+// models made from synthetic weights are keyed by it, so a stale cache is never reused.
+inline constexpr int kSyntheticVersion = 1;
+
 // xoshiro256** 1.0 (Blackman and Vigna, 2018), state seeded by splitmix64.
 class Rng {
  public:

@@ -65,8 +65,7 @@ int convert(const std::vector<std::string> &args) {
     const auto hf = weights::read_hf_mobilebert(input);
     const auto &c = hf.model.config;
     weights::write_float_model(output, hf.model,
-                               fmt::format("mcuemu convert --from safetensors {}",
-                                           std::filesystem::path(input).filename().string()));
+                               fmt::format("mcuemu convert --from safetensors {}", input));
     if (!quiet) {
       fmt::print("{}: {} from {}: {}, {} tensors imported, {} ignored (heads, pooler), {:.2f} s\n",
                  output, c.name, input, weights::describe(c), hf.tensors_used, hf.ignored.size(),

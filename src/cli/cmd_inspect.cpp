@@ -64,16 +64,23 @@ int inspect(const std::vector<std::string> &args) {
   if (!info.source.empty()) fmt::print("source          {}\n", info.source);
   fmt::print("config          {}\n", weights::describe(c));
 
-  // Tensors of the table first, in file-format order, then any others in natural order.
+  // Datasets in the order of the tensor table (a dataset inside a group named like a table
+  // tensor, as int8 files store "/layers/0/wq/w", sorts with that tensor), then the others.
   auto names = weights::h5::list_datasets(f);
+  const auto specs = weights::tensor_specs(c);
+  auto table_index = [&](const std::string &n) {
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const auto &t = specs[i].name;
+      if (n == t || (n.size() > t.size() && n.compare(0, t.size(), t) == 0 && n[t.size()] == '/')) {
+        return i;
+      }
+    }
+    return specs.size();
+  };
   std::map<std::string, std::size_t> order;
-  for (const auto &spec : weights::tensor_specs(c)) order.emplace(spec.name, order.size());
-  std::stable_sort(names.begin(), names.end(), [&](const std::string &a, const std::string &b) {
-    const auto ia = order.find(a), ib = order.find(b);
-    const std::size_t ka = ia == order.end() ? order.size() : ia->second;
-    const std::size_t kb = ib == order.end() ? order.size() : ib->second;
-    return ka < kb;
-  });
+  for (const auto &n : names) order[n] = table_index(n);
+  std::stable_sort(names.begin(), names.end(),
+                   [&](const std::string &a, const std::string &b) { return order[a] < order[b]; });
   std::vector<weights::StoredTensor> stored;
   const weights::SplitRules rules(c);
   std::map<std::string, std::pair<std::size_t, std::size_t>> by_dtype;  // dtype -> (n, bytes)

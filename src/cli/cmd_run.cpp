@@ -46,6 +46,8 @@ struct RunOptions {
   std::string mode = "ar";
   int prompt_tokens = 4;
   int tokens = 32;
+  int seq = 64;
+  std::string exchange = "int32";
   uint64_t seed = 1;
   uint64_t model_seed = 1;
   int calib_tokens = 64;
@@ -76,7 +78,8 @@ weights::FloatModel default_fp32(const RunOptions &o) {
 std::string ensure_default_model(const RunOptions &o, const mpi::Cluster &cluster) {
   const std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   const std::string path =
-      fmt::format("{}/{}-seed{}-calib{}.int8.h5", dir, o.model, o.model_seed, o.calib_tokens);
+      fmt::format("{}/{}-seed{}-calib{}-g{}q{}.int8.h5", dir, o.model, o.model_seed, o.calib_tokens,
+                  weights::kSyntheticVersion, model::kQuantizerVersion);
   int ok = 1;
   if (cluster.rank() == 0 && !fs::exists(path)) {
     try {
@@ -172,6 +175,10 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   rc.mode = o.mode;
   rc.prompt_tokens = o.prompt_tokens;
   rc.tokens = o.tokens;
+  rc.seq = o.seq;
+  rc.exchange = runtime::parse_exchange(o.exchange);
+  if (o.compare_fp32 && o.mode != "ar")
+    throw std::invalid_argument("--compare-fp32 compares every decode step: use it with --mode ar");
   rc.seed = o.seed;
   rc.algo = algo;
   rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
@@ -188,7 +195,9 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   in.profile = &profile;
   in.mode = o.mode;
   in.prompt_tokens = o.prompt_tokens;
-  in.decode_tokens = o.tokens;
+  in.decode_tokens = o.mode == "prompt" ? 1 : o.tokens;
+  in.seq = o.mode == "prompt" ? o.seq : 0;
+  in.exchange = o.exchange;
   in.seed = o.seed;
   in.algo = o.allreduce;
   in.weights_path = path;
@@ -213,15 +222,26 @@ int run_job(const RunOptions &o, const std::string &options_text) {
     in1.chips = {runtime::chip_json(one, plan1.chips[0], r1)};
     in1.final_logits = r1.final_logits;
     const auto s1 = runtime::summarize(in1);
+    // How far this run is from one chip (0 for the exact int32 exchange).
+    int64_t max_diff = 0;
+    for (size_t i = 0; i < r.final_logits.size() && i < r1.final_logits.size(); ++i)
+      max_diff = std::max<int64_t>(
+          max_diff, std::llabs(static_cast<int64_t>(r.final_logits[i]) - r1.final_logits[i]));
+    size_t same = 0;
+    for (size_t i = 0; i < r.generated.size() && i < r1.generated.size(); ++i)
+      same += r.generated[i] == r1.generated[i];
     const double lat = s1["per_token"]["latency_ns"], edp = s1["per_token"]["edp_j_s"];
-    s["baseline"] = {{"chips", 1},
-                     {"latency_ns", lat},
-                     {"energy_pj", s1["per_token"]["energy_pj"]["total"]},
-                     {"edp_j_s", edp},
-                     {"speedup", lat / s["per_token"]["latency_ns"].get<double>()},
-                     {"edp_gain", edp / s["per_token"]["edp_j_s"].get<double>()},
-                     {"tokens_match", r1.generated == r.generated},
-                     {"final_logits_hash", s1["final_logits_hash"]}};
+    s["baseline"] = {
+        {"chips", 1},
+        {"latency_ns", lat},
+        {"energy_pj", s1["per_token"]["energy_pj"]["total"]},
+        {"edp_j_s", edp},
+        {"speedup", lat / s["per_token"]["latency_ns"].get<double>()},
+        {"edp_gain", edp / s["per_token"]["edp_j_s"].get<double>()},
+        {"tokens_match", r1.generated == r.generated},
+        {"token_agreement", static_cast<double>(same) / static_cast<double>(r.generated.size())},
+        {"final_logits_max_abs_diff", max_diff},
+        {"final_logits_hash", s1["final_logits_hash"]}};
   } else if (o.baseline != 0) {
     throw std::invalid_argument("--baseline takes 1 (the single-chip run) or 0");
   }
@@ -269,9 +289,13 @@ int run(const std::vector<std::string> &args) {
                    "hardware profile: gap9, siracusa, or an .ini path")(
       "set", po::value(&o.sets)->composing(), "override a profile value, key=value (repeatable)")(
       "mode", po::value(&o.mode)->default_value(o.mode),
-      "ar: autoregressive decoding with the KV cache")(
-      "prompt-tokens", po::value(&o.prompt_tokens)->default_value(o.prompt_tokens),
-      "prompt length P (ids drawn from --seed)")(
+      "ar: autoregressive decoding with the KV cache; prompt: --seq tokens in one forward")(
+      "seq", po::value(&o.seq)->default_value(o.seq), "prompt mode: tokens processed at once")(
+      "exchange", po::value(&o.exchange)->default_value(o.exchange),
+      "int32: exact partial sums (default); int8: requantize before the exchange, half the "
+      "link bytes, not exact")("prompt-tokens",
+                               po::value(&o.prompt_tokens)->default_value(o.prompt_tokens),
+                               "prompt length P (ids drawn from --seed)")(
       "tokens", po::value(&o.tokens)->default_value(o.tokens),
       "decode steps T; costs are reported per decode step")(
       "seed", po::value(&o.seed)->default_value(o.seed), "seed of the prompt")(

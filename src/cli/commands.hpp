@@ -10,14 +10,14 @@
 namespace mcuemu::cli {
 
 // mpirun -n N mcuemu run [--model M] [--weights Q.h5] [--profile P] ...: the distributed run.
-int run(const std::vector<std::string>& args);
+int run(const std::vector<std::string> &args);
 // mcuemu quantize F.h5 -o Q.h5 [--calib-tokens N]: post-training int8 quantization.
-int quantize(const std::vector<std::string>& args);
+int quantize(const std::vector<std::string> &args);
 // mcuemu gen-weights --model NAME --seed S -o F.h5: synthetic fp32 weights.
-int gen_weights(const std::vector<std::string>& args);
+int gen_weights(const std::vector<std::string> &args);
 // mcuemu convert --from llama2c|safetensors INPUT -o F.h5: import a checkpoint.
-int convert(const std::vector<std::string>& args);
+int convert(const std::vector<std::string> &args);
 // mcuemu inspect F.h5 [--chips N]: configuration, tensors, totals, bytes per chip.
-int inspect(const std::vector<std::string>& args);
+int inspect(const std::vector<std::string> &args);
 
 }  // namespace mcuemu::cli

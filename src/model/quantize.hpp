@@ -19,6 +19,10 @@
 
 namespace mcuemu::model {
 
+// Bump whenever the quantizer's output changes for the same input: cached int8 models are
+// keyed by it.
+inline constexpr int kQuantizerVersion = 1;
+
 struct QuantizeOptions {
   int calib_tokens = 64;    // positions of teacher-forced random tokens run through fp32
   uint64_t calib_seed = 1;  // seed of the calibration token sequence

@@ -45,10 +45,15 @@ ChipMeter::ChipMeter(chip::Chip &chip, const chip::Placement &placement) : chip_
 void ChipMeter::linear(int layer, const std::string &weight, int tokens, int out, int in) {
   auto it = level_.find(weight);
   if (it == level_.end()) throw std::logic_error("weight '" + weight + "' was never placed");
-  // int32 outputs (4 B) go back to L2 for the requant / all-reduce.
-  const chip::OpCost c = tokens == 1 ? chip_.cost().price_gemv(out, in, it->second, 4)
-                                     : chip_.cost().price_gemm(tokens, out, in, it->second, 4);
-  chip_.ledger().charge(c, layer, weight_kind(weight));
+  // Partials that go to an all-reduce (wo, w2) and the logits leave the tile as int32 (4 B);
+  // every other projection is requantized in L1, fused, and written back as int8 (1 B).
+  const std::string kind = weight_kind(weight);
+  const int64_t out_bytes = (kind == "wo" || kind == "w2" || kind == "embedding") ? 4 : 1;
+  const chip::OpCost c = tokens == 1
+                             ? chip_.cost().price_gemv(out, in, it->second, out_bytes)
+                             : chip_.cost().price_gemm(tokens, out, in, it->second, out_bytes);
+
+  chip_.ledger().charge(c, layer, kind);
 }
 
 void ChipMeter::matmul(int layer, const char *op, int M, int N, int K) {

@@ -8,7 +8,6 @@
 #include "runtime/kernels.hpp"
 
 namespace mcuemu::runtime {
-namespace k = mcuemu::kernels;
 
 const char *nonlinear_name(Nonlinear kind) {
   switch (kind) {
@@ -80,18 +79,35 @@ ShardLinear cols_of(const weights::QLinear &q, int begin, int end, std::string n
 }
 
 void requant(const ShardLinear &lin, std::span<const int32_t> acc, std::span<int8_t> y) {
-  k::rqs_per_channel(lin.rq_mul, lin.rq_add, 0, lin.rq_shift, 0, -128, 127, acc, y);
+  kernels::rqs_per_channel(lin.rq_mul, lin.rq_add, 0, lin.rq_shift, 0, -128, 127, acc, y);
 }
 
 }  // namespace
 
+Exchange parse_exchange(const std::string &name) {
+  if (name == "int32") return Exchange::Int32;
+  if (name == "int8") return Exchange::Int8;
+  throw std::invalid_argument("unknown exchange '" + name +
+                              "' (int32: exact, int8: half the bytes)");
+}
+
 LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &plan, int context,
-                     mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo)
-    : cfg_(model.config), plan_(plan), cluster_(cluster), meter_(meter), algo_(algo) {
+                     int max_rows, mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
+                     Exchange exchange)
+    : cfg_(model.config),
+      plan_(plan),
+      cluster_(cluster),
+      meter_(meter),
+      algo_(algo),
+      exchange_(exchange) {
   if (context < 1 || context > cfg_.seq_len)
     throw std::invalid_argument(fmt::format("context of {} positions: must be 1..{} ({}'s seq_len)",
                                             context, cfg_.seq_len, cfg_.name));
+  if (max_rows < 1 || max_rows > context)
+    throw std::invalid_argument(
+        fmt::format("{} rows per forward: must be 1..{}", max_rows, context));
   context_ = context;
+  max_rows_ = max_rows;
   const int D = cfg_.dim, hd = cfg_.head_dim();
   n_heads_ = plan.heads.size();
   head_dim_ = hd;
@@ -128,13 +144,14 @@ LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &p
   rope_cos_ = model.rope_cos;
   rope_sin_ = model.rope_sin;
 
-  const size_t T = context_, own = static_cast<size_t>(n_heads_) * hd;
+  const size_t T = context_, R = max_rows_, own = static_cast<size_t>(n_heads_) * hd;
   k_cache_.assign(cfg_.n_layers * own * T, 0);
   v_cache_.assign(cfg_.n_layers * own * T, 0);
-  x_.resize(D), xn_.resize(D), delta_.resize(D);
-  q_.resize(own), k_.resize(own), v_.resize(own), att_.resize(own);
-  h1_.resize(ffn_), h3_.resize(ffn_), g_.resize(ffn_);
-  acc_.resize(std::max<size_t>(own, D)), part_.resize(D), acc_ffn_.resize(std::max(ffn_, 1));
+  x_.resize(R * D), xn_.resize(R * D), delta_.resize(R * D);
+  q_.resize(R * own), k_.resize(R * own), v_.resize(R * own), att_.resize(R * own);
+  h1_.resize(R * ffn_), h3_.resize(R * ffn_), g_.resize(R * ffn_);
+  acc_.resize(R * std::max<size_t>(own, D)), part_.resize(R * D);
+  acc_ffn_.resize(R * std::max(ffn_, 1));
   scores32_.resize(T), scores8_.resize(T), probs_.resize(T), av32_.resize(hd);
   logits_.resize(vocab_);
 }
@@ -153,7 +170,10 @@ int64_t LlamaChip::activation_bytes() const {
   for (const auto *v :
        {&x_, &xn_, &q_, &k_, &v_, &att_, &h1_, &h3_, &g_, &delta_, &scores8_, &probs_})
     b += static_cast<int64_t>(v->size());
-  for (const auto *v : {&acc_, &acc_ffn_, &part_, &scores32_, &av32_, &logits_})
+  // int32 buffers that live in L2: the all-reduce partials, the scores row and the logits. The
+  // int32 outputs of Q/K/V, W1/W3 and P.V are requantized in L1 tile by tile (fused on the
+  // chip; the emulator keeps whole buffers only for convenience), so they take no L2.
+  for (const auto *v : {&part_, &scores32_, &logits_})
     b += static_cast<int64_t>(v->size() * sizeof(int32_t));
   return b;
 }
@@ -162,145 +182,204 @@ int64_t LlamaChip::kv_cache_bytes() const {
   return static_cast<int64_t>(k_cache_.size() + v_cache_.size());
 }
 
-int LlamaChip::step(int token, int pos) {
-  if (token < 0 || token >= cfg_.vocab_size)
-    throw std::invalid_argument(
-        fmt::format("token {} outside the vocabulary 0..{}", token, cfg_.vocab_size - 1));
-  if (pos < 0 || pos >= context_)
-    throw std::invalid_argument(
-        fmt::format("position {} outside the context 0..{}", pos, context_ - 1));
-  const int D = cfg_.dim;
-
-  // Exchange before the blocks: the owner of the token's row broadcasts it.
-  const int owner = [&] {
-    for (int c = 0; c < cluster_.size(); ++c)
-      if (token < model::split_range(cfg_.vocab_size, cluster_.size(), c).end) return c;
-    return cluster_.size() - 1;
-  }();
-  if (owner == cluster_.rank()) {
-    k::embedding_row(embedding_, D, token - plan_.vocab.begin, x_);
-    meter_.nonlinear(-1, Nonlinear::Copy, D);
+void LlamaChip::embed(std::span<const int> tokens) {
+  const int D = cfg_.dim, S = static_cast<int>(tokens.size()), N = cluster_.size();
+  if (S == 1) {
+    // One token: the owner of its row broadcasts it.
+    const int token = tokens[0];
+    int owner = 0;
+    while (token >= model::split_range(cfg_.vocab_size, N, owner).end) ++owner;
+    if (owner == cluster_.rank()) {
+      kernels::embedding_row(embedding_, D, token - plan_.vocab.begin, std::span(x_).first(D));
+      meter_.nonlinear(-1, Nonlinear::Copy, D);
+    }
+    meter_.sync(-1, SyncKind::EmbeddingBroadcast,
+                cluster_.broadcast(std::span(x_).first(D), owner, meter_.clock()));
+  } else {
+    // Several tokens with different owners: each chip writes the rows it owns into a zeroed
+    // (S, D) block and one all-reduce assembles them (exact: one non-zero term per element).
+    std::span<int32_t> rows(part_.data(), static_cast<size_t>(S) * D);
+    std::fill(rows.begin(), rows.end(), 0);
+    std::vector<int8_t> row(D);
+    for (int i = 0; i < S; ++i) {
+      if (tokens[i] < plan_.vocab.begin || tokens[i] >= plan_.vocab.end) continue;
+      kernels::embedding_row(embedding_, D, tokens[i] - plan_.vocab.begin, row);
+      std::copy(row.begin(), row.end(), rows.begin() + static_cast<size_t>(i) * D);
+      meter_.nonlinear(-1, Nonlinear::Copy, D);
+    }
+    meter_.sync(-1, SyncKind::EmbeddingBroadcast,
+                cluster_.allreduce_sum(rows, meter_.clock(), algo_));
+    for (size_t i = 0; i < rows.size(); ++i) x_[i] = static_cast<int8_t>(rows[i]);
   }
-  meter_.sync(-1, SyncKind::EmbeddingBroadcast, cluster_.broadcast(x_, owner, meter_.clock()));
   ++stats_.edge_exchanges;
+}
 
+int LlamaChip::forward(std::span<const int> tokens, int start) {
+  const int S = static_cast<int>(tokens.size()), D = cfg_.dim;
+  if (S < 1 || S > max_rows_)
+    throw std::invalid_argument(
+        fmt::format("{} tokens in one forward: must be 1..{}", S, max_rows_));
+  for (int t : tokens)
+    if (t < 0 || t >= cfg_.vocab_size)
+      throw std::invalid_argument(
+          fmt::format("token {} outside the vocabulary 0..{}", t, cfg_.vocab_size - 1));
+  if (start < 0 || start + S > context_)
+    throw std::invalid_argument(fmt::format("positions {}..{} outside the context 0..{}", start,
+                                            start + S - 1, context_ - 1));
+  embed(tokens);
   for (int l = 0; l < cfg_.n_layers; ++l) {
-    attention(l, pos);
-    ffn(l);
+    attention(l, start, S);
+    ffn(l, S);
   }
 
-  // Exchange after the blocks: own vocabulary rows of the LM head, then the global arg-max.
-  k::rmsnorm(final_norm_.w, 0, final_norm_.log2D, 0, final_norm_.k, x_, xn_);
+  // Exchange after the blocks: the last row only; own vocabulary rows of the LM head, then
+  // the global arg-max.
+  const std::span<const int8_t> last(x_.data() + static_cast<size_t>(S - 1) * D, D);
+  const std::span<int8_t> last_n(xn_.data(), D);
+  kernels::rmsnorm(final_norm_.w, 0, final_norm_.log2D, 0, final_norm_.k, last, last_n);
   meter_.nonlinear(-1, Nonlinear::RmsNorm, D);
   int32_t best = INT32_MIN;
   int64_t best_index = INT64_MAX;
   if (vocab_ > 0) {
-    k::gemv({0, 0}, embedding_, xn_, {}, logits_);
+    kernels::gemv({0, 0}, embedding_, last_n, {}, logits_);
     meter_.linear(-1, "embedding", 1, vocab_, D);
-    const auto am = k::argmax(logits_);
+    const auto am = kernels::argmax(logits_);
     meter_.nonlinear(-1, Nonlinear::Argmax, vocab_);
     best = am.value;
     best_index = plan_.vocab.begin + static_cast<int64_t>(am.index);
   }
   meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
   ++stats_.edge_exchanges;
-  ++stats_.tokens;
+  stats_.tokens += S;
+  ++stats_.forwards;
   return static_cast<int>(best_index);
 }
 
-void LlamaChip::attention(int l, int pos) {
-  ShardLayer &L = layers_[l];
-  const int D = cfg_.dim, hd = head_dim_, own = n_heads_ * hd, T = pos + 1;
-  const size_t seq = context_;
-  k::rmsnorm(L.attn_norm.w, 0, L.attn_norm.log2D, 0, L.attn_norm.k, x_, xn_);
-  meter_.nonlinear(l, Nonlinear::RmsNorm, D);
+void LlamaChip::linear(int l, const ShardLinear &w, std::span<const int8_t> x, std::span<int32_t> y,
+                       int S) {
+  if (S == 1) {
+    kernels::gemv({0, 0}, w.w, x, {}, y);
+  } else {
+    kernels::gemm({0, 0}, x, w.in, w.w, w.in, {}, y, w.out, S, w.out, w.in);
+  }
+  meter_.linear(l, w.name, S, w.out, w.in);
+}
 
+void LlamaChip::attention(int l, int start, int S) {
+  ShardLayer &L = layers_[l];
+  const int D = cfg_.dim, hd = head_dim_, own = n_heads_ * hd;
+  const size_t seq = context_, SD = static_cast<size_t>(S) * D, SO = static_cast<size_t>(S) * own;
+  kernels::rmsnorm(L.attn_norm.w, 0, L.attn_norm.log2D, 0, L.attn_norm.k, std::span(x_).first(SD),
+                   std::span(xn_).first(SD));
+  meter_.nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
+
+  const std::span<int32_t> part(part_.data(), SD);
   if (own > 0) {
-    const std::span<int32_t> acc(acc_.data(), own);
+    const std::span<int32_t> acc(acc_.data(), SO);
     for (auto [lin, out] : {std::pair{&L.wq, &q_}, std::pair{&L.wk, &k_}, std::pair{&L.wv, &v_}}) {
-      k::gemv({0, 0}, lin->w, xn_, {}, acc);
-      meter_.linear(l, lin->name, 1, own, D);
-      requant(*lin, acc, *out);
-      meter_.nonlinear(l, Nonlinear::Requant, own);
+      linear(l, *lin, std::span(xn_).first(SD), acc, S);
+      requant(*lin, acc, std::span(*out).first(SO));
+      meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SO));
     }
-    const std::span<const int16_t> cs(rope_cos_.data() + static_cast<size_t>(pos) * (hd / 2),
-                                      hd / 2);
-    const std::span<const int16_t> sn(rope_sin_.data() + static_cast<size_t>(pos) * (hd / 2),
-                                      hd / 2);
-    k::rope(rope_, q_, cs, sn, q_, n_heads_);
-    k::rope(rope_, k_, cs, sn, k_, n_heads_);
-    meter_.nonlinear(l, Nonlinear::Rope, 2 * own);
+    for (int i = 0; i < S; ++i) {
+      const size_t pos = static_cast<size_t>(start + i);
+      const std::span<const int16_t> cs(rope_cos_.data() + pos * (hd / 2), hd / 2);
+      const std::span<const int16_t> sn(rope_sin_.data() + pos * (hd / 2), hd / 2);
+      const std::span<int8_t> qi(q_.data() + static_cast<size_t>(i) * own, own);
+      const std::span<int8_t> ki(k_.data() + static_cast<size_t>(i) * own, own);
+      kernels::rope(rope_, qi, cs, sn, qi, n_heads_);
+      kernels::rope(rope_, ki, cs, sn, ki, n_heads_);
+    }
+    meter_.nonlinear(l, Nonlinear::Rope, static_cast<int64_t>(2 * SO));
 
     for (int h = 0; h < n_heads_; ++h) {
       const size_t base = (static_cast<size_t>(l) * n_heads_ + h) * seq * hd;
-      int8_t *kc = k_cache_.data() + base;  // (seq, hd)
-      int8_t *vc = v_cache_.data() + base;  // (hd, seq)
-      std::copy_n(k_.data() + h * hd, hd, kc + static_cast<size_t>(pos) * hd);
-      for (int d = 0; d < hd; ++d) vc[static_cast<size_t>(d) * seq + pos] = v_[h * hd + d];
-
-      // scores (1, T) = q_h . K_h^T, requantized with 1/sqrt(head_dim) folded in.
-      const std::span<const int8_t> qh(q_.data() + h * hd, hd);
-      k::gemm({0, 0}, qh, hd, std::span<const int8_t>(kc, static_cast<size_t>(T) * hd), hd, {},
-              std::span(scores32_.data(), T), T, 1, T, hd);
-      meter_.matmul(l, "qk", 1, T, hd);
-      k::rqs(L.scores, std::span(scores32_.data(), T), std::span(scores8_.data(), T));
-      k::softmax_ibert(L.softmax, std::span(scores8_.data(), T), std::span(probs_.data(), T), 1, T,
-                       T);
-      meter_.nonlinear(l, Nonlinear::Requant, T);
-      meter_.nonlinear(l, Nonlinear::Softmax, T);
-      // out (1, hd) = probs . V_h, probs have zero point -128 (a_off = 128).
-      k::gemm({128, 0}, std::span(probs_.data(), T), T,
-              std::span<const int8_t>(vc, (static_cast<size_t>(hd) - 1) * seq + T), seq, {}, av32_,
-              hd, 1, hd, T);
-      meter_.matmul(l, "pv", 1, hd, T);
-      k::rqs(L.attn, av32_, std::span(att_.data() + h * hd, hd));
-      meter_.nonlinear(l, Nonlinear::Requant, hd);
+      int8_t *kc = k_cache_.data() + base;  // (context, hd)
+      int8_t *vc = v_cache_.data() + base;  // (hd, context)
+      for (int i = 0; i < S; ++i) {
+        const size_t pos = static_cast<size_t>(start + i),
+                     row = static_cast<size_t>(i) * own + h * hd;
+        std::copy_n(k_.data() + row, hd, kc + pos * hd);
+        for (int d = 0; d < hd; ++d) vc[static_cast<size_t>(d) * seq + pos] = v_[row + d];
+      }
+      // Row i attends to positions 0 .. start + i (causal).
+      for (int i = 0; i < S; ++i) {
+        const int T = start + i + 1;
+        const size_t row = static_cast<size_t>(i) * own + h * hd;
+        // scores (1, T) = q . K^T, requantized with 1/sqrt(head_dim) folded in.
+        kernels::gemm({0, 0}, std::span<const int8_t>(q_.data() + row, hd), hd,
+                      std::span<const int8_t>(kc, static_cast<size_t>(T) * hd), hd, {},
+                      std::span(scores32_.data(), T), T, 1, T, hd);
+        meter_.matmul(l, "qk", 1, T, hd);
+        kernels::rqs(L.scores, std::span(scores32_.data(), T), std::span(scores8_.data(), T));
+        kernels::softmax_ibert(L.softmax, std::span(scores8_.data(), T),
+                               std::span(probs_.data(), T), 1, T, T);
+        meter_.nonlinear(l, Nonlinear::Requant, T);
+        meter_.nonlinear(l, Nonlinear::Softmax, T);
+        // out (1, hd) = probs . V, probs have zero point -128 (a_off = 128).
+        kernels::gemm({128, 0}, std::span(probs_.data(), T), T,
+                      std::span<const int8_t>(vc, (static_cast<size_t>(hd) - 1) * seq + T), seq, {},
+                      av32_, hd, 1, hd, T);
+        meter_.matmul(l, "pv", 1, hd, T);
+        kernels::rqs(L.attn, av32_, std::span(att_.data() + row, hd));
+        meter_.nonlinear(l, Nonlinear::Requant, hd);
+      }
     }
-    k::gemv({0, 0}, L.wo.w, att_, {}, part_);
-    meter_.linear(l, L.wo.name, 1, D, own);
+    linear(l, L.wo, std::span(att_).first(SO), part, S);
   } else {
-    std::fill(part_.begin(), part_.end(), 0);  // a chip without heads contributes zeros
+    std::fill(part.begin(), part.end(), 0);  // a chip without heads contributes zeros
   }
-  allreduce_requant_add(l, SyncKind::AttentionAllreduce, L.wo, L.resid_attn);
+  allreduce_requant_add(l, SyncKind::AttentionAllreduce, L.wo, L.resid_attn, S);
 }
 
-void LlamaChip::ffn(int l) {
+void LlamaChip::ffn(int l, int S) {
   ShardLayer &L = layers_[l];
   const int D = cfg_.dim, F = ffn_;
-  k::rmsnorm(L.ffn_norm.w, 0, L.ffn_norm.log2D, 0, L.ffn_norm.k, x_, xn_);
-  meter_.nonlinear(l, Nonlinear::RmsNorm, D);
+  const size_t SD = static_cast<size_t>(S) * D, SF = static_cast<size_t>(S) * F;
+  kernels::rmsnorm(L.ffn_norm.w, 0, L.ffn_norm.log2D, 0, L.ffn_norm.k, std::span(x_).first(SD),
+                   std::span(xn_).first(SD));
+  meter_.nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
+  const std::span<int32_t> part(part_.data(), SD);
   if (F > 0) {
-    const std::span<int32_t> acc(acc_ffn_.data(), F);
-    k::gemv({0, 0}, L.w1.w, xn_, {}, acc);
-    meter_.linear(l, L.w1.name, 1, F, D);
-    requant(L.w1, acc, h1_);
-    k::gemv({0, 0}, L.w3.w, xn_, {}, acc);
-    meter_.linear(l, L.w3.name, 1, F, D);
-    requant(L.w3, acc, h3_);
-    meter_.nonlinear(l, Nonlinear::Requant, 2 * F);
-    k::hswish(L.hswish, h1_, acc);
-    k::rqs(L.silu, acc, g_);
-    meter_.nonlinear(l, Nonlinear::Hswish, F);
-    k::mul_rq(L.gate, g_, h3_, g_);
-    meter_.nonlinear(l, Nonlinear::Mul, F);
-    k::gemv({0, 0}, L.w2.w, g_, {}, part_);
-    meter_.linear(l, L.w2.name, 1, D, F);
+    const std::span<int32_t> acc(acc_ffn_.data(), SF);
+    const std::span<int8_t> h1(h1_.data(), SF), h3(h3_.data(), SF), g(g_.data(), SF);
+    linear(l, L.w1, std::span(xn_).first(SD), acc, S);
+    requant(L.w1, acc, h1);
+    linear(l, L.w3, std::span(xn_).first(SD), acc, S);
+    requant(L.w3, acc, h3);
+    meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(2 * SF));
+    kernels::hswish(L.hswish, h1, acc);
+    kernels::rqs(L.silu, acc, g);
+    meter_.nonlinear(l, Nonlinear::Hswish, static_cast<int64_t>(SF));
+    kernels::mul_rq(L.gate, g, h3, g);
+    meter_.nonlinear(l, Nonlinear::Mul, static_cast<int64_t>(SF));
+    linear(l, L.w2, g, part, S);
   } else {
-    std::fill(part_.begin(), part_.end(), 0);
+    std::fill(part.begin(), part.end(), 0);
   }
-  allreduce_requant_add(l, SyncKind::FfnAllreduce, L.w2, L.resid_ffn);
+  allreduce_requant_add(l, SyncKind::FfnAllreduce, L.w2, L.resid_ffn, S);
 }
 
 void LlamaChip::allreduce_requant_add(int l, SyncKind kind, const ShardLinear &lin,
-                                      const mcu_add_rq_t &add) {
-  meter_.sync(l, kind, cluster_.allreduce_sum(part_, meter_.clock(), algo_));
+                                      const mcu_add_rq_t &add, int S) {
+  const size_t SD = static_cast<size_t>(S) * cfg_.dim;
+  const std::span<int32_t> part(part_.data(), SD);
+  const std::span<int8_t> delta(delta_.data(), SD), x(x_.data(), SD);
+  if (exchange_ == Exchange::Int32) {
+    meter_.sync(l, kind, cluster_.allreduce_sum(part, meter_.clock(), algo_));
+    requant(lin, part, delta);
+  } else {
+    // Requantize this chip's partial first; sum the int8 terms (carried as int16), clamp.
+    requant(lin, part, delta);
+    for (size_t i = 0; i < SD; ++i) part[i] = delta[i];
+    meter_.sync(l, kind, cluster_.allreduce_sum(part, meter_.clock(), algo_, 2));
+    for (size_t i = 0; i < SD; ++i) delta[i] = static_cast<int8_t>(std::clamp(part[i], -128, 127));
+  }
   ++stats_.block_syncs;
   ++stats_.syncs_per_block[kind == SyncKind::AttentionAllreduce ? 0 : 1];
-  const int D = cfg_.dim;
-  requant(lin, part_, delta_);
-  k::add_rq(add, x_, delta_, x_);
-  meter_.nonlinear(l, Nonlinear::Requant, D);
-  meter_.nonlinear(l, Nonlinear::Add, D);
+  kernels::add_rq(add, x, delta, x);
+  meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SD));
+  meter_.nonlinear(l, Nonlinear::Add, static_cast<int64_t>(SD));
 }
 
 }  // namespace mcuemu::runtime

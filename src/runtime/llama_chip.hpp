@@ -53,18 +53,31 @@ struct RunStats {
   int64_t syncs_per_block[2] = {0, 0};  // attention, FFN all-reduces (counted per block)
   int64_t block_syncs = 0;              // all all-reduces inside blocks
   int64_t edge_exchanges = 0;           // embedding broadcasts + arg-max reductions
-  int64_t tokens = 0;
+  int64_t tokens = 0;                   // rows run (prompt tokens count one each)
+  int64_t forwards = 0;                 // forward() calls: one per step, one per prompt
 };
+
+// How partial sums cross the link at the two block synchronisations.
+//   Int32: the int32 partials are summed, then requantized once: bit-exact with one chip.
+//   Int8:  each chip requantizes its own partial to int8 first; the sums travel as int16 (a sum
+//          of up to 256 int8 values fits), half the bytes, and the result is no longer exact.
+enum class Exchange { Int32, Int8 };
+Exchange parse_exchange(const std::string &name);
 
 class LlamaChip {
  public:
   // `context`: positions this run uses (<= seq_len); the KV cache is sized for it.
+  // `max_rows`: most tokens one forward() call takes (1 for autoregressive decoding).
   LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &plan, int context,
-            mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo);
+            int max_rows, mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
+            Exchange exchange = Exchange::Int32);
 
-  // One autoregressive step: token at position pos; returns the greedy next token (the same on
-  // every chip). The chip's slice of the int32 logits stays in local_logits().
-  int step(int token, int pos);
+  // Runs `tokens` at positions start, start+1, ... (causal attention over the KV cache), one
+  // row each: one token is a GEMV step (autoregressive), several are GEMMs (prompt mode).
+  // Returns the greedy next token after the last row (the same on every chip); this chip's
+  // slice of that row's int32 logits stays in local_logits().
+  int forward(std::span<const int> tokens, int start);
+  int step(int token, int pos) { return forward(std::span(&token, 1), pos); }
 
   std::span<const int32_t> local_logits() const { return logits_; }
   const model::ChipPlan &plan() const { return plan_; }
@@ -72,30 +85,35 @@ class LlamaChip {
   // Every weight tensor this chip holds: name and bytes (for placement).
   std::vector<std::pair<std::string, int64_t>> weight_tensors() const;
   int64_t kv_cache_bytes() const;
-  // Bytes of the per-token activation buffers (x, norms, q/k/v, scores, FFN, partials).
+  // Bytes of the activation buffers (x, norms, q/k/v, scores, FFN, partials) for max_rows.
   int64_t activation_bytes() const;
 
  private:
-  void attention(int l, int pos);
-  void ffn(int l);
-  void allreduce_requant_add(int l, SyncKind kind, const ShardLinear &lin, const mcu_add_rq_t &add);
+  void embed(std::span<const int> tokens);
+  void attention(int l, int start, int S);
+  void ffn(int l, int S);
+  // y (S, out) = x (S, in) . W^T: a GEMV for one row, a GEMM for several.
+  void linear(int l, const ShardLinear &w, std::span<const int8_t> x, std::span<int32_t> y, int S);
+  void allreduce_requant_add(int l, SyncKind kind, const ShardLinear &lin, const mcu_add_rq_t &add,
+                             int S);
 
   const weights::ModelConfig cfg_;
   const model::ChipPlan plan_;
   mpi::Cluster &cluster_;
   Meter &meter_;
   mpi::AllreduceAlgo algo_;
-  int n_heads_ = 0, head_dim_ = 0, ffn_ = 0, vocab_ = 0, context_ = 0;
+  Exchange exchange_;
+  int n_heads_ = 0, head_dim_ = 0, ffn_ = 0, vocab_ = 0, context_ = 0, max_rows_ = 1;
 
   std::vector<ShardLayer> layers_;
   std::vector<int8_t> embedding_;  // (own vocab rows, dim)
   weights::QRmsNorm final_norm_;
   mcu_rope_t rope_{};
   std::vector<int16_t> rope_cos_, rope_sin_;  // (seq_len, head_dim / 2)
-  std::vector<int8_t> k_cache_;               // (layer, own head, seq_len, head_dim)
-  std::vector<int8_t> v_cache_;  // (layer, own head, head_dim, seq_len): transposed for P.V
+  std::vector<int8_t> k_cache_;               // (layer, own head, context, head_dim)
+  std::vector<int8_t> v_cache_;  // (layer, own head, head_dim, context): transposed for P.V
 
-  // Activations, allocated once (no allocation per token).
+  // Activations for max_rows rows, allocated once (no allocation per token).
   std::vector<int8_t> x_, xn_, q_, k_, v_, att_, h1_, h3_, g_, delta_, scores8_, probs_;
   std::vector<int32_t> acc_, acc_ffn_, part_, scores32_, av32_, logits_;
   RunStats stats_;

@@ -24,16 +24,18 @@ std::vector<int> prompt_ids(int vocab_size, int prompt_tokens, uint64_t seed) {
 
 RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &plan,
                     mpi::Cluster &cluster, chip::Chip &chip, const RunConfig &cfg) {
-  if (cfg.mode != "ar")
-    throw std::invalid_argument(
-        fmt::format("--mode {}: only 'ar' is implemented for Llama", cfg.mode));
-  if (cfg.prompt_tokens < 1) throw std::invalid_argument("--prompt-tokens must be >= 1");
-  if (cfg.tokens < 1) throw std::invalid_argument("--tokens must be >= 1");
-  const int context = cfg.prompt_tokens + cfg.tokens;
+  const bool prompt_mode = cfg.mode == "prompt";
+  if (cfg.mode != "ar" && !prompt_mode)
+    throw std::invalid_argument(fmt::format("--mode {}: Llama runs 'ar' or 'prompt'", cfg.mode));
+  if (!prompt_mode && cfg.prompt_tokens < 1)
+    throw std::invalid_argument("--prompt-tokens must be >= 1");
+  if (!prompt_mode && cfg.tokens < 1) throw std::invalid_argument("--tokens must be >= 1");
+  if (prompt_mode && cfg.seq < 1) throw std::invalid_argument("--seq must be >= 1");
+  const int context = prompt_mode ? cfg.seq : cfg.prompt_tokens + cfg.tokens;
   if (context > model.config.seq_len)
-    throw std::invalid_argument(
-        fmt::format("--prompt-tokens + --tokens = {} exceeds {}'s context of {} positions", context,
-                    model.config.name, model.config.seq_len));
+    throw std::invalid_argument(fmt::format("{} = {} exceeds {}'s context of {} positions",
+                                            prompt_mode ? "--seq" : "--prompt-tokens + --tokens",
+                                            context, model.config.name, model.config.seq_len));
 
   // The meter needs the placement and the chip needs the shard's tensor list: build the shard
   // with a placeholder meter first, place, then run with the real one.
@@ -57,7 +59,8 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   NullMeter null_meter;
   ForwardingMeter meter;
   meter.to = &null_meter;
-  LlamaChip shard(model, plan, context, cluster, meter, cfg.algo);
+  LlamaChip shard(model, plan, context, prompt_mode ? context : 1, cluster, meter, cfg.algo,
+                  cfg.exchange);
 
   RunResult r;
   // Placement: KV cache and activations in L2 first, then weights in schedule order, with the
@@ -74,25 +77,34 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   ChipMeter chip_meter(chip, r.placement);
   meter.to = &chip_meter;
 
-  r.prompt = prompt_ids(model.config.vocab_size, cfg.prompt_tokens, cfg.seed);
   auto keep_logits = [&](bool keep) {
     auto all = cluster.gather_to_root(shard.local_logits());  // diagnostic, not charged
     if (keep && cluster.rank() == 0) r.step_logits.push_back(all);
     if (cluster.rank() == 0) r.final_logits = std::move(all);
   };
-  // Prefill: the P prompt tokens, one step each; the last step's arg-max is the first
-  // generated token. Decode: T steps, each feeding the previous token and producing the next.
-  int pos = 0, next = 0;
-  for (int t : r.prompt) {
-    next = shard.step(t, pos++);
+  if (prompt_mode) {
+    // Prompt mode: the S tokens in one forward (GEMMs); the cost is that of the forward.
+    r.prompt = prompt_ids(model.config.vocab_size, cfg.seq, cfg.seed);
+    r.prefill_cycles = chip.ledger().now();
+    r.prefill_energy = chip.ledger().total().energy;
+    r.generated.push_back(shard.forward(r.prompt, 0));
     if (cfg.keep_step_logits) keep_logits(true);
-  }
-  r.generated.push_back(next);
-  r.prefill_cycles = chip.ledger().now();
-  r.prefill_energy = chip.ledger().total().energy;
-  for (int i = 0; i < cfg.tokens; ++i) {
-    r.generated.push_back(shard.step(r.generated.back(), pos++));
-    if (cfg.keep_step_logits) keep_logits(true);
+  } else {
+    r.prompt = prompt_ids(model.config.vocab_size, cfg.prompt_tokens, cfg.seed);
+    // Prefill: the P prompt tokens, one step each; the last step's arg-max is the first
+    // generated token. Decode: T steps, each feeding the previous token and producing the next.
+    int pos = 0, next = 0;
+    for (int t : r.prompt) {
+      next = shard.step(t, pos++);
+      if (cfg.keep_step_logits) keep_logits(true);
+    }
+    r.generated.push_back(next);
+    r.prefill_cycles = chip.ledger().now();
+    r.prefill_energy = chip.ledger().total().energy;
+    for (int i = 0; i < cfg.tokens; ++i) {
+      r.generated.push_back(shard.step(r.generated.back(), pos++));
+      if (cfg.keep_step_logits) keep_logits(true);
+    }
   }
   keep_logits(false);
   r.end_cycles = chip.ledger().now();
@@ -101,6 +113,7 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   r.block_syncs = st.block_syncs;
   r.edge_exchanges = st.edge_exchanges;
   r.tokens_run = st.tokens;
+  r.forwards = st.forwards;
   r.syncs_per_block_attn = st.syncs_per_block[0];
   r.syncs_per_block_ffn = st.syncs_per_block[1];
   return r;
@@ -149,6 +162,7 @@ nlohmann::json chip_json(const chip::Chip &chip, const model::ChipPlan &plan, co
   j["syncs"] = {{"block", r.block_syncs},
                 {"edge", r.edge_exchanges},
                 {"tokens", r.tokens_run},
+                {"forwards", r.forwards},
                 {"attention", r.syncs_per_block_attn},
                 {"ffn", r.syncs_per_block_ffn}};
   json by_kind;

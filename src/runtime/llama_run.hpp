@@ -12,16 +12,19 @@
 #include "chip/placement.hpp"
 #include "model/partition.hpp"
 #include "mpi/cluster.hpp"
+#include "runtime/llama_chip.hpp"
 #include "weights/qmodel.hpp"
 
 namespace mcuemu::runtime {
 
 struct RunConfig {
-  std::string mode = "ar";  // "ar": greedy decoding with the KV cache
+  std::string mode = "ar";  // "ar": greedy decoding with the KV cache; "prompt": S tokens at once
+  int seq = 64;             // --seq S for prompt mode
   int prompt_tokens = 4;    // --prompt-tokens P: prompt ids drawn from --seed
   int tokens = 32;          // --tokens T: decode steps (each generates one token)
   uint64_t seed = 1;
   mpi::AllreduceAlgo algo = mpi::AllreduceAlgo::Tree;
+  Exchange exchange = Exchange::Int32;
   bool keep_step_logits = false;  // gather every step's logits on rank 0 (for --compare-fp32)
 };
 
@@ -37,7 +40,7 @@ struct RunResult {
   chip::Energy total_energy;          // this chip's energy at the end
   std::vector<int32_t> final_logits;  // rank 0: all vocab, last step
   std::vector<std::vector<int32_t>> step_logits;  // rank 0, if keep_step_logits
-  int64_t block_syncs = 0, edge_exchanges = 0, tokens_run = 0;
+  int64_t block_syncs = 0, edge_exchanges = 0, tokens_run = 0, forwards = 0;
   int64_t syncs_per_block_attn = 0, syncs_per_block_ffn = 0;
   chip::Placement placement;
   int64_t kv_cache_bytes = 0, activation_bytes = 0;

@@ -45,6 +45,8 @@ json summarize(const ReportInput &in) {
   s["chips"] = static_cast<int>(in.chips.size());
   s["profile"] = {{"name", p.name}, {"path", p.path}, {"freq_mhz", p.freq_mhz}};
   s["allreduce"] = in.algo;
+  s["exchange"] = in.exchange;
+  s["seq"] = in.seq;
   s["seed"] = in.seed;
   s["weights"] = in.weights_path;
   s["git_revision"] = git_revision();
@@ -89,7 +91,7 @@ json summarize(const ReportInput &in) {
   }
   block_syncs = c0["syncs"]["block"].get<int64_t>();
   edge = c0["syncs"]["edge"].get<int64_t>();
-  tokens = c0["syncs"]["tokens"].get<int64_t>();
+  tokens = c0["syncs"]["forwards"].get<int64_t>();
   s["run_totals"] = {
       {"bytes", bytes},
       {"link_bytes", link_bytes},
@@ -97,7 +99,8 @@ json summarize(const ReportInput &in) {
   s["synchronisations"] = {
       {"block_allreduces", block_syncs},
       {"edge_exchanges", edge},
-      {"steps", tokens},
+      {"forwards", tokens},
+      {"tokens", c0["syncs"]["tokens"].get<int64_t>()},
       {"per_block_per_step", tokens > 0 ? static_cast<double>(block_syncs) /
                                               (static_cast<double>(tokens) * in.config.n_layers)
                                         : 0.0},
@@ -115,8 +118,12 @@ std::string format_summary(const json &s) {
                   s["model"].get<std::string>(), s["chips"].get<int>(),
                   s["mode"].get<std::string>(), s["profile"]["name"].get<std::string>(),
                   s["profile"]["freq_mhz"].get<double>(), s["allreduce"].get<std::string>());
-  o += fmt::format("  prompt {} tokens, {} decode steps; generated:", s["prompt_tokens"].get<int>(),
-                   s["decode_tokens"].get<int>());
+  const bool prompt = s["mode"] == "prompt";
+  if (prompt)
+    o += fmt::format("  {} tokens in one forward; next token:", s["seq"].get<int>());
+  else
+    o += fmt::format("  prompt {} tokens, {} decode steps; generated:",
+                     s["prompt_tokens"].get<int>(), s["decode_tokens"].get<int>());
   int shown = 0;
   for (int t : s["generated"]) {
     if (shown++ == 16) {
@@ -127,9 +134,11 @@ std::string format_summary(const json &s) {
   }
   o += fmt::format("\n  final logits hash {}\n", s["final_logits_hash"].get<std::string>());
   const auto &pt = s["per_token"];
-  o += fmt::format("per generated token: latency {:.3f} ms, energy {:.4f} mJ, EDP {:.3e} J*s\n",
-                   pt["latency_ns"].get<double>() * 1e-6,
-                   pt["energy_pj"]["total"].get<double>() * 1e-9, pt["edp_j_s"].get<double>());
+  o += fmt::format(
+      "{}: latency {:.3f} ms, energy {:.4f} mJ, EDP {:.3e} J*s\n",
+      prompt ? fmt::format("per forward of {} tokens", s["seq"].get<int>()) : "per generated token",
+      pt["latency_ns"].get<double>() * 1e-6, pt["energy_pj"]["total"].get<double>() * 1e-9,
+      pt["edp_j_s"].get<double>());
   o += "  energy by term (uJ):";
   for (const char *t : kTerms)
     o += fmt::format(" {} {:.2f}", t, pt["energy_pj"][t].get<double>() * 1e-6);
@@ -147,9 +156,11 @@ std::string format_summary(const json &s) {
   if (s.contains("baseline")) {
     const auto &b = s["baseline"];
     o += fmt::format(
-        "  vs 1 chip: {:.3f} ms/token -> speedup {:.2f}x, EDP gain {:.2f}x, tokens {}\n",
+        "  vs 1 chip: {:.3f} ms -> speedup {:.2f}x, EDP gain {:.2f}x; tokens {} ({:.0f}% agree), "
+        "final logits max |diff| {}\n",
         b["latency_ns"].get<double>() * 1e-6, b["speedup"].get<double>(),
-        b["edp_gain"].get<double>(), b["tokens_match"].get<bool>() ? "identical" : "DIFFER");
+        b["edp_gain"].get<double>(), b["tokens_match"].get<bool>() ? "identical" : "differ",
+        100 * b["token_agreement"].get<double>(), b["final_logits_max_abs_diff"].get<int64_t>());
   }
   if (s.contains("fp32")) {
     const auto &f = s["fp32"];

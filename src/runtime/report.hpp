@@ -16,7 +16,8 @@ struct ReportInput {
   weights::ModelConfig config;
   const chip::Profile *profile = nullptr;
   std::string mode;
-  int prompt_tokens = 0, decode_tokens = 0;
+  int prompt_tokens = 0, decode_tokens = 0, seq = 0;
+  std::string exchange = "int32";
   uint64_t seed = 0;
   std::string algo, weights_path;
   std::vector<int> prompt, generated;

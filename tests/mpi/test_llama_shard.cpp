@@ -28,16 +28,17 @@ const weights::QLlamaModel &tiny_model() {
 }
 
 runtime::RunResult run_on(MPI_Comm comm, int *rank_out, mpi::AllreduceAlgo algo,
-                          chip::Chip **chip_out = nullptr) {
+                          chip::Chip **chip_out = nullptr, runtime::RunConfig rc = {}) {
   static std::vector<std::unique_ptr<chip::Chip>> keep;
   mpi::Cluster cluster(comm);
   const chip::Profile p = chip::load_profile("gap9");
   cluster.set_link(runtime::link_model(p));
   const auto plan = model::make_plan(tiny_model().config, cluster.size());
   keep.push_back(std::make_unique<chip::Chip>(cluster.rank(), p));
-  runtime::RunConfig rc;
-  rc.prompt_tokens = 3;
-  rc.tokens = 6;
+  if (rc.mode == "ar") {
+    rc.prompt_tokens = 3;
+    rc.tokens = 6;
+  }
   rc.seed = 11;
   rc.algo = algo;
   if (rank_out) *rank_out = cluster.rank();
@@ -94,6 +95,61 @@ TEST(LlamaShardCost, EveryChipEndsAtTheSameClockAndOwnsItsShareOnly) {
   MPI_Allreduce(&mine, &all, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
   const int64_t per_layer = 4LL * c.dim * c.dim + 3LL * c.dim * c.hidden_dim;
   EXPECT_EQ(all, c.n_layers * per_layer + static_cast<int64_t>(c.vocab_size) * c.dim);
+}
+
+// Prompt mode runs the S tokens as GEMMs in one forward; the integers must be those of S
+// autoregressive steps over the same tokens.
+TEST(LlamaShardPrompt, OneForwardEqualsStepByStep) {
+  runtime::RunConfig prompt;
+  prompt.mode = "prompt";
+  prompt.seq = 9;
+  prompt.keep_step_logits = true;
+  int rank = 0;
+  const auto p = run_on(MPI_COMM_WORLD, &rank, mpi::AllreduceAlgo::Tree, nullptr, prompt);
+  EXPECT_EQ(p.forwards, 1);
+  EXPECT_EQ(p.tokens_run, 9);
+  EXPECT_EQ(p.block_syncs, 2 * tiny_model().config.n_layers);
+  EXPECT_EQ(p.edge_exchanges, 2);
+  // The same 9 ids one at a time, on this rank alone.
+  runtime::RunConfig ar;
+  ar.prompt_tokens = 9;  // tokens 0..8 as prompt steps, then 1 decode step
+  ar.tokens = 1;
+  ar.keep_step_logits = true;
+  ar.seed = 11;
+  mpi::Cluster self(MPI_COMM_SELF);
+  chip::Chip one(0, chip::load_profile("gap9"));
+  const auto a = runtime::run_llama(tiny_model(), model::make_plan(tiny_model().config, 1).chips[0],
+                                    self, one, ar);
+  ASSERT_EQ(a.prompt, p.prompt);
+  EXPECT_EQ(a.generated.at(0), p.generated.at(0));
+  if (rank == 0) {
+    ASSERT_EQ(a.step_logits.size(), 10u);
+    EXPECT_EQ(a.step_logits[8], p.final_logits) << "logits after the 9th token";
+  }
+}
+
+// The int8 exchange requantizes each partial before summing: on one chip that is the same as
+// the exact exchange; on several chips it halves the link bytes.
+TEST(LlamaShardExchange, Int8HalvesLinkBytesAndIsExactOnOneChip) {
+  runtime::RunConfig i8;
+  i8.exchange = runtime::Exchange::Int8;
+  const auto alone32 = run_on(MPI_COMM_SELF, nullptr, mpi::AllreduceAlgo::Tree);
+  const auto alone8 = run_on(MPI_COMM_SELF, nullptr, mpi::AllreduceAlgo::Tree, nullptr, i8);
+  EXPECT_EQ(alone32.generated, alone8.generated);
+  EXPECT_EQ(alone32.final_logits, alone8.final_logits);
+  chip::Chip *c32 = nullptr, *c8 = nullptr;
+  int rank = 0, size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  run_on(MPI_COMM_WORLD, &rank, mpi::AllreduceAlgo::Ring, &c32);
+  run_on(MPI_COMM_WORLD, &rank, mpi::AllreduceAlgo::Ring, &c8, i8);
+  if (size > 1) {
+    // Block all-reduces carry half the bytes; the edge exchanges are unchanged.
+    const auto &k32 = c32->ledger().by_kind();
+    const auto &k8 = c8->ledger().by_kind();
+    EXPECT_EQ(k8.at("attention_allreduce").link_bytes * 2,
+              k32.at("attention_allreduce").link_bytes);
+    EXPECT_EQ(k8.at("ffn_allreduce").link_bytes * 2, k32.at("ffn_allreduce").link_bytes);
+  }
 }
 
 }  // namespace

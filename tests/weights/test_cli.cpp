@@ -92,6 +92,26 @@ TEST(WeightsCli, ConvertTruncatedCheckpointFailsAndWritesNothing) {
   EXPECT_THAT(dir.entries(), ::testing::ElementsAre("stories.bin"));
 }
 
+TEST(WeightsCli, ConvertLlama2cCheckpoint) {
+  mcuemu::test::ScratchDir dir;
+  const auto bin = dir.file("stories.bin"), out = dir.file("out.h5");
+  // A legacy checkpoint of tinyllama-tiny: header, then every weight (zeros) and the two
+  // freq_cis tables of seq_len * head_dim / 2 floats each.
+  const auto c = w::config_by_name("tinyllama-tiny");
+  const std::size_t floats = static_cast<std::size_t>(w::parameter_count(c)) +
+                             static_cast<std::size_t>(c.seq_len * c.head_dim());
+  std::vector<char> bytes(28 + 4 * floats, 0);
+  const std::int32_t header[7] = {64, 172, 2, 8, 8, 512, 128};
+  std::memcpy(bytes.data(), header, 28);
+  mcuemu::test::write_bytes(bin, bytes);
+  const auto r = run_cli(dir, "convert --from llama2c '" + bin + "' -o '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("tinyllama-tiny from llama2.c legacy checkpoint"));
+  const auto m = w::read_float_model(out);
+  EXPECT_EQ(m.config.name, "tinyllama-tiny");
+  EXPECT_THAT(w::read_file_info(out).source, HasSubstr("convert --from llama2c stories.bin"));
+}
+
 TEST(WeightsCli, InspectNotHdf5Fails) {
   mcuemu::test::ScratchDir dir;
   const auto path = dir.file("notes.h5");
