@@ -25,3 +25,19 @@ for algo in tree ring direct; do
   done
 done
 echo "cross-N bit-exact: tokens and logits identical for N = 1 2 3 4 8 and tree/ring/direct"
+if [ "$model" = tinyllama-42m ]; then
+  # The memory model decides placement (gap9): one chip streams block weights from L3; with 8
+  # chips every block weight stays on chip (only the embedding / LM head slice may be in L3).
+  /usr/bin/python3 - s_tree_1.json s_tree_8.json <<'PY'
+import json, sys
+one = json.load(open(sys.argv[1]))["per_chip"]
+eight = json.load(open(sys.argv[2]))["per_chip"]
+l3_one = [t for t in one[0]["memory"]["L3"]["tensors"] if t.startswith("L")]
+print(f"N=1: {len(l3_one)} block weight tensors in L3, e.g. {l3_one[:3]}")
+assert l3_one, "at N=1 some block weights must stream from L3"
+for c in eight:
+    l3 = c["memory"]["L3"]["tensors"]
+    assert all(not t.startswith("L") for t in l3), f"chip {c['chip']}: block weights in L3: {l3}"
+print("N=8: no block weight in L3 on any chip; L3 holds", sorted(set(t for c in eight for t in c["memory"]["L3"]["tensors"])))
+PY
+fi

@@ -1,0 +1,145 @@
+// The quantizer's integer constants and the int8 model file.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "model/quantize.hpp"
+#include "weights/file_error.hpp"
+#include "weights/model_file.hpp"
+#include "weights/qmodel_io.hpp"
+#include "weights/synthetic.hpp"
+
+using namespace mcuemu;
+using ::testing::HasSubstr;
+
+namespace {
+
+const weights::FloatModel& tiny_fp32() {
+  static const auto m = weights::synthetic_llama(weights::config_by_name("tinyllama-tiny"), 5);
+  return m;
+}
+
+const weights::QLlamaModel& tiny_q() {
+  static const auto q = [] {
+    model::QuantizeOptions o;
+    o.calib_tokens = 12;
+    return model::quantize(tiny_fp32(), model::calibrate(tiny_fp32(), o), o);
+  }();
+  return q;
+}
+
+std::string tmp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("mcuemu_test_quantize_" + name)).string();
+}
+
+}  // namespace
+
+// mul * 2^-shift approximates M to 2^-30 relative whenever the shift is not clamped at 31.
+TEST(Quantize, FixedPointIsPreciseAndInRange) {
+  for (double M : {1e-6, 3.7e-4, 0.0123, 0.5, 0.999999, 1.0, 1.5, 37.0, 1000.0}) {
+    const auto f = model::fixed_point(M);
+    EXPECT_GE(f.shift, 0);
+    EXPECT_LE(f.shift, 31);
+    EXPECT_GT(f.mul, 0);
+    const double back = f.mul * std::ldexp(1.0, -f.shift);
+    const double tol = f.shift < 31 ? std::ldexp(M, -29) : std::ldexp(1.0, -31);
+    EXPECT_NEAR(back, M, tol) << "M=" << M;
+    if (f.shift < 31) {
+      EXPECT_GE(f.mul, 1 << 30) << "most precision for M=" << M;
+    }
+  }
+  EXPECT_THROW(model::fixed_point(0.0), std::runtime_error);
+  EXPECT_THROW(model::fixed_point(-1.0), std::runtime_error);
+  EXPECT_THROW(model::fixed_point(std::nan("")), std::runtime_error);
+  EXPECT_THROW(model::fixed_point(3e9), std::runtime_error);
+}
+
+TEST(Quantize, SharedShiftFitsTheLargestMultiplier) {
+  const int32_t s = model::shared_shift({0.001, 0.2, 0.7});
+  EXPECT_LT(0.7 * std::ldexp(1.0, s), 2147483647.0);
+  EXPECT_GE(0.7 * std::ldexp(1.0, s), std::ldexp(1.0, 30));
+}
+
+TEST(Quantize, WeightsArePerChannelSymmetricInt8) {
+  const auto& q = tiny_q();
+  const auto& c = q.config;
+  for (const auto& L : q.layers) {
+    for (const auto* lin : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w3, &L.w2}) {
+      ASSERT_EQ(lin->w.size(), static_cast<size_t>(lin->out) * lin->in);
+      for (int o = 0; o < lin->out; ++o) {
+        int mx = 0;
+        for (int i = 0; i < lin->in; ++i) mx = std::max(mx, std::abs(int{lin->w[static_cast<size_t>(o) * lin->in + i]}));
+        EXPECT_EQ(mx, 127) << "each output channel's largest weight maps to 127";
+        EXPECT_GT(lin->rq_mul[o], 0);
+        EXPECT_EQ(lin->rq_add[o], 1 << (lin->rq_shift - 1)) << "round half up";
+      }
+    }
+    EXPECT_GE(L.softmax.log2, 8) << "I-BERT softmax needs ln2 >= 8 steps";
+    EXPECT_EQ(L.hswish.six, 2 * L.hswish.three);
+  }
+  EXPECT_EQ(static_cast<int>(q.rope_cos.size()), c.seq_len * c.head_dim() / 2);
+  EXPECT_EQ(q.rope_cos[0], 1 << q.rope_frac) << "cos(0) in Q14";
+  EXPECT_EQ(q.rope_sin[0], 0);
+}
+
+TEST(Quantize, CalibrationRejectsBadTokenCounts) {
+  model::QuantizeOptions o;
+  o.calib_tokens = 0;
+  EXPECT_THROW(model::calibrate(tiny_fp32(), o), std::invalid_argument);
+  o.calib_tokens = tiny_fp32().config.seq_len + 1;
+  EXPECT_THROW(model::calibrate(tiny_fp32(), o), std::invalid_argument);
+}
+
+TEST(Quantize, Int8FileRoundTripsEveryConstant) {
+  const std::string path = tmp("rt.h5");
+  weights::write_qllama(path, tiny_q(), "test");
+  const auto back = weights::read_qllama(path);
+  const auto& a = tiny_q();
+  EXPECT_EQ(back.config.name, a.config.name);
+  EXPECT_EQ(back.token_embedding, a.token_embedding);
+  EXPECT_EQ(back.rope_cos, a.rope_cos);
+  EXPECT_EQ(back.rope_sin, a.rope_sin);
+  EXPECT_EQ(back.final_norm.w, a.final_norm.w);
+  EXPECT_FLOAT_EQ(back.logit_scale, a.logit_scale);
+  ASSERT_EQ(back.layers.size(), a.layers.size());
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const auto &x = a.layers[l], &y = back.layers[l];
+    EXPECT_EQ(x.w2.w, y.w2.w);
+    EXPECT_EQ(x.w2.rq_mul, y.w2.rq_mul);
+    EXPECT_EQ(x.wq.rq_shift, y.wq.rq_shift);
+    EXPECT_EQ(x.softmax.C, y.softmax.C);
+    EXPECT_EQ(x.resid_ffn.mul_b, y.resid_ffn.mul_b);
+    EXPECT_EQ(x.gate.mul, y.gate.mul);
+    EXPECT_EQ(x.attn_norm.w, y.attn_norm.w);
+    EXPECT_EQ(x.hswish.three, y.hswish.three);
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(Quantize, Int8ReaderRejectsFp32AndMissingData) {
+  const std::string fp = tmp("fp.h5");
+  weights::write_float_model(fp, tiny_fp32(), "test");
+  try {
+    weights::read_qllama(fp);
+    ADD_FAILURE() << "fp32 file accepted as int8";
+  } catch (const weights::FileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("expected an int8 model"));
+  }
+  // An int8 file with one dataset removed.
+  const std::string q = tmp("q.h5");
+  weights::write_qllama(q, tiny_q(), "test");
+  {
+    H5::H5File f(q, H5F_ACC_RDWR);
+    f.unlink("/layers/1/w3/rq_mul");
+  }
+  try {
+    weights::read_qllama(q);
+    ADD_FAILURE() << "missing dataset accepted";
+  } catch (const weights::FileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("/layers/1/w3/rq_mul"));
+  }
+  std::filesystem::remove(fp);
+  std::filesystem::remove(q);
+}
