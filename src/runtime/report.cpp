@@ -8,9 +8,7 @@
 
 #include "weights/h5io.hpp"
 
-#ifndef MCUEMU_GIT_REV
-#define MCUEMU_GIT_REV "unknown"
-#endif
+#include "git_revision.h"  // generated at build time (cmake/git_revision.cmake)
 
 namespace mcuemu::runtime {
 
