@@ -58,6 +58,7 @@ struct RunOptions {
   int baseline = 0;
   bool compare_fp32 = false;
   bool hash_all_steps = false;
+  bool cost_only = false;
   bool quiet = false;
 };
 
@@ -163,8 +164,20 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   const auto algo = mpi::parse_algo(o.allreduce);
 
   std::string path = o.weights;
-  if (path.empty()) path = ensure_default_model(o, cluster);
-  const weights::QLlamaModel q = weights::read_qllama(path);
+  weights::QLlamaModel q;
+  if (o.cost_only) {
+    // Cost-only: the configuration is all that is needed (no weights are read or made).
+    if (o.compare_fp32 || o.hash_all_steps)
+      throw std::invalid_argument(
+          "--cost-only computes no logits: no --compare-fp32 or --hash-all-steps");
+    q.config =
+        path.empty() ? weights::config_by_name(o.model) : weights::read_file_info(path).config;
+    weights::validate(q.config);
+    if (path.empty()) path = "(cost-only: no weights)";
+  } else {
+    if (path.empty()) path = ensure_default_model(o, cluster);
+    q = weights::read_qllama(path);
+  }
   if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
       o.model != "tinyllama-42m")
     throw std::invalid_argument(
@@ -206,6 +219,7 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   in.final_logits = r.final_logits;
   in.chips = chips;
   nlohmann::json s = runtime::summarize(in);
+  s["cost_only"] = o.cost_only;
   if (o.hash_all_steps) {
     std::vector<int32_t> all;
     for (const auto &step : r.step_logits) all.insert(all.end(), step.begin(), step.end());
@@ -313,6 +327,9 @@ int run(const std::vector<std::string> &args) {
       "1: also run on one chip and report speedup and EDP gain")(
       "compare-fp32", po::bool_switch(&o.compare_fp32),
       "compare the int8 logits with the fp32 golden model at every step")(
+      "cost-only", po::bool_switch(&o.cost_only),
+      "run the same schedule, placement and collectives without the arithmetic or the weights "
+      "(fast sweeps; costs are identical to a full run, tokens are not computed)")(
       "hash-all-steps", po::bool_switch(&o.hash_all_steps),
       "add a hash of every step's full logits to the summary (gathers them on rank 0)")(
       "fp32-weights", po::value(&o.fp32_weights),

@@ -114,7 +114,32 @@ LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &p
   ffn_ = plan.ffn.size();
   vocab_ = plan.vocab.size();
   const int h0 = plan.heads.begin * hd, h1 = plan.heads.end * hd;
-  for (int l = 0; l < cfg_.n_layers; ++l) {
+  compute_ = !model.layers.empty();
+  if (!compute_) {
+    // Cost-only: the shard's shapes without any weight (nothing is allocated or computed;
+    // the meter and the collectives see exactly the calls of a full run).
+    const int own = h1 - h0;
+    auto shape = [](std::string name, int out, int in) {
+      ShardLinear s;
+      s.name = std::move(name);
+      s.out = out;
+      s.in = in;
+      return s;
+    };
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+      ShardLayer s;
+      const std::string p = fmt::format("L{}.", l);
+      s.wq = shape(p + "wq", own, D);
+      s.wk = shape(p + "wk", own, D);
+      s.wv = shape(p + "wv", own, D);
+      s.wo = shape(p + "wo", D, own);
+      s.w1 = shape(p + "w1", ffn_, D);
+      s.w3 = shape(p + "w3", ffn_, D);
+      s.w2 = shape(p + "w2", D, ffn_);
+      layers_.push_back(std::move(s));
+    }
+  }
+  for (int l = 0; compute_ && l < cfg_.n_layers; ++l) {
     const auto &ql = model.layers[l];
     ShardLayer s;
     const std::string p = fmt::format("L{}.", l);
@@ -137,16 +162,20 @@ LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &p
     s.gate = ql.gate;
     layers_.push_back(std::move(s));
   }
-  embedding_.assign(model.token_embedding.begin() + static_cast<size_t>(plan.vocab.begin) * D,
-                    model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D);
+  if (compute_)
+    embedding_.assign(model.token_embedding.begin() + static_cast<size_t>(plan.vocab.begin) * D,
+                      model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D);
   final_norm_ = model.final_norm;
   rope_ = model.rope;
   rope_cos_ = model.rope_cos;
   rope_sin_ = model.rope_sin;
 
   const size_t T = context_, R = max_rows_, own = static_cast<size_t>(n_heads_) * hd;
-  k_cache_.assign(cfg_.n_layers * own * T, 0);
-  v_cache_.assign(cfg_.n_layers * own * T, 0);
+  kv_bytes_ = static_cast<int64_t>(2 * cfg_.n_layers * own * T);
+  if (compute_) {
+    k_cache_.assign(cfg_.n_layers * own * T, 0);
+    v_cache_.assign(cfg_.n_layers * own * T, 0);
+  }
   x_.resize(R * D), xn_.resize(R * D), delta_.resize(R * D);
   q_.resize(R * own), k_.resize(R * own), v_.resize(R * own), att_.resize(R * own);
   h1_.resize(R * ffn_), h3_.resize(R * ffn_), g_.resize(R * ffn_);
@@ -160,8 +189,8 @@ std::vector<std::pair<std::string, int64_t>> LlamaChip::weight_tensors() const {
   std::vector<std::pair<std::string, int64_t>> t;
   for (const auto &l : layers_)
     for (const ShardLinear *w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w1, &l.w3, &l.w2})
-      t.emplace_back(w->name, static_cast<int64_t>(w->w.size()));
-  t.emplace_back("embedding", static_cast<int64_t>(embedding_.size()));
+      t.emplace_back(w->name, static_cast<int64_t>(w->out) * w->in);
+  t.emplace_back("embedding", static_cast<int64_t>(vocab_) * cfg_.dim);
   return t;
 }
 
@@ -179,7 +208,7 @@ int64_t LlamaChip::activation_bytes() const {
 }
 
 int64_t LlamaChip::kv_cache_bytes() const {
-  return static_cast<int64_t>(k_cache_.size() + v_cache_.size());
+  return kv_bytes_;
 }
 
 void LlamaChip::embed(std::span<const int> tokens) {
@@ -190,7 +219,8 @@ void LlamaChip::embed(std::span<const int> tokens) {
     int owner = 0;
     while (token >= model::split_range(cfg_.vocab_size, N, owner).end) ++owner;
     if (owner == cluster_.rank()) {
-      kernels::embedding_row(embedding_, D, token - plan_.vocab.begin, std::span(x_).first(D));
+      if (compute_)
+        kernels::embedding_row(embedding_, D, token - plan_.vocab.begin, std::span(x_).first(D));
       meter_.nonlinear(-1, Nonlinear::Copy, D);
     }
     meter_.sync(-1, SyncKind::EmbeddingBroadcast,
@@ -203,13 +233,14 @@ void LlamaChip::embed(std::span<const int> tokens) {
     std::vector<int8_t> row(D);
     for (int i = 0; i < S; ++i) {
       if (tokens[i] < plan_.vocab.begin || tokens[i] >= plan_.vocab.end) continue;
-      kernels::embedding_row(embedding_, D, tokens[i] - plan_.vocab.begin, row);
-      std::copy(row.begin(), row.end(), rows.begin() + static_cast<size_t>(i) * D);
+      if (compute_) kernels::embedding_row(embedding_, D, tokens[i] - plan_.vocab.begin, row);
+      if (compute_) std::copy(row.begin(), row.end(), rows.begin() + static_cast<size_t>(i) * D);
       meter_.nonlinear(-1, Nonlinear::Copy, D);
     }
     meter_.sync(-1, SyncKind::EmbeddingBroadcast,
                 cluster_.allreduce_sum(rows, meter_.clock(), algo_));
-    for (size_t i = 0; i < rows.size(); ++i) x_[i] = static_cast<int8_t>(rows[i]);
+    if (compute_)
+      for (size_t i = 0; i < rows.size(); ++i) x_[i] = static_cast<int8_t>(rows[i]);
   }
   ++stats_.edge_exchanges;
 }
@@ -236,17 +267,23 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
   // the global arg-max.
   const std::span<const int8_t> last(x_.data() + static_cast<size_t>(S - 1) * D, D);
   const std::span<int8_t> last_n(xn_.data(), D);
-  kernels::rmsnorm(final_norm_.w, 0, final_norm_.log2D, 0, final_norm_.k, last, last_n);
+  if (compute_)
+    kernels::rmsnorm(final_norm_.w, 0, final_norm_.log2D, 0, final_norm_.k, last, last_n);
   meter_.nonlinear(-1, Nonlinear::RmsNorm, D);
   int32_t best = INT32_MIN;
   int64_t best_index = INT64_MAX;
   if (vocab_ > 0) {
-    kernels::gemv({0, 0}, embedding_, last_n, {}, logits_);
+    if (compute_) kernels::gemv({0, 0}, embedding_, last_n, {}, logits_);
     meter_.linear(-1, "embedding", 1, vocab_, D);
-    const auto am = kernels::argmax(logits_);
     meter_.nonlinear(-1, Nonlinear::Argmax, vocab_);
-    best = am.value;
-    best_index = plan_.vocab.begin + static_cast<int64_t>(am.index);
+    if (compute_) {
+      const auto am = kernels::argmax(logits_);
+      best = am.value;
+      best_index = plan_.vocab.begin + static_cast<int64_t>(am.index);
+    } else {
+      best = 0;
+      best_index = plan_.vocab.begin;  // cost-only: no logits, the token id is a placeholder
+    }
   }
   meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
   ++stats_.edge_exchanges;
@@ -258,9 +295,9 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
 void LlamaChip::linear(int l, const ShardLinear &w, std::span<const int8_t> x, std::span<int32_t> y,
                        int S) {
   if (S == 1) {
-    kernels::gemv({0, 0}, w.w, x, {}, y);
+    if (compute_) kernels::gemv({0, 0}, w.w, x, {}, y);
   } else {
-    kernels::gemm({0, 0}, x, w.in, w.w, w.in, {}, y, w.out, S, w.out, w.in);
+    if (compute_) kernels::gemm({0, 0}, x, w.in, w.w, w.in, {}, y, w.out, S, w.out, w.in);
   }
   meter_.linear(l, w.name, S, w.out, w.in);
 }
@@ -269,8 +306,9 @@ void LlamaChip::attention(int l, int start, int S) {
   ShardLayer &L = layers_[l];
   const int D = cfg_.dim, hd = head_dim_, own = n_heads_ * hd;
   const size_t seq = context_, SD = static_cast<size_t>(S) * D, SO = static_cast<size_t>(S) * own;
-  kernels::rmsnorm(L.attn_norm.w, 0, L.attn_norm.log2D, 0, L.attn_norm.k, std::span(x_).first(SD),
-                   std::span(xn_).first(SD));
+  if (compute_)
+    kernels::rmsnorm(L.attn_norm.w, 0, L.attn_norm.log2D, 0, L.attn_norm.k, std::span(x_).first(SD),
+                     std::span(xn_).first(SD));
   meter_.nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
 
   const std::span<int32_t> part(part_.data(), SD);
@@ -278,7 +316,7 @@ void LlamaChip::attention(int l, int start, int S) {
     const std::span<int32_t> acc(acc_.data(), SO);
     for (auto [lin, out] : {std::pair{&L.wq, &q_}, std::pair{&L.wk, &k_}, std::pair{&L.wv, &v_}}) {
       linear(l, *lin, std::span(xn_).first(SD), acc, S);
-      requant(*lin, acc, std::span(*out).first(SO));
+      if (compute_) requant(*lin, acc, std::span(*out).first(SO));
       meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SO));
     }
     for (int i = 0; i < S; ++i) {
@@ -287,8 +325,8 @@ void LlamaChip::attention(int l, int start, int S) {
       const std::span<const int16_t> sn(rope_sin_.data() + pos * (hd / 2), hd / 2);
       const std::span<int8_t> qi(q_.data() + static_cast<size_t>(i) * own, own);
       const std::span<int8_t> ki(k_.data() + static_cast<size_t>(i) * own, own);
-      kernels::rope(rope_, qi, cs, sn, qi, n_heads_);
-      kernels::rope(rope_, ki, cs, sn, ki, n_heads_);
+      if (compute_) kernels::rope(rope_, qi, cs, sn, qi, n_heads_);
+      if (compute_) kernels::rope(rope_, ki, cs, sn, ki, n_heads_);
     }
     meter_.nonlinear(l, Nonlinear::Rope, static_cast<int64_t>(2 * SO));
 
@@ -299,29 +337,34 @@ void LlamaChip::attention(int l, int start, int S) {
       for (int i = 0; i < S; ++i) {
         const size_t pos = static_cast<size_t>(start + i),
                      row = static_cast<size_t>(i) * own + h * hd;
-        std::copy_n(k_.data() + row, hd, kc + pos * hd);
-        for (int d = 0; d < hd; ++d) vc[static_cast<size_t>(d) * seq + pos] = v_[row + d];
+        if (compute_) std::copy_n(k_.data() + row, hd, kc + pos * hd);
+        if (compute_)
+          for (int d = 0; d < hd; ++d) vc[static_cast<size_t>(d) * seq + pos] = v_[row + d];
       }
       // Row i attends to positions 0 .. start + i (causal).
       for (int i = 0; i < S; ++i) {
         const int T = start + i + 1;
         const size_t row = static_cast<size_t>(i) * own + h * hd;
         // scores (1, T) = q . K^T, requantized with 1/sqrt(head_dim) folded in.
-        kernels::gemm({0, 0}, std::span<const int8_t>(q_.data() + row, hd), hd,
-                      std::span<const int8_t>(kc, static_cast<size_t>(T) * hd), hd, {},
-                      std::span(scores32_.data(), T), T, 1, T, hd);
+        if (compute_)
+          kernels::gemm({0, 0}, std::span<const int8_t>(q_.data() + row, hd), hd,
+                        std::span<const int8_t>(kc, static_cast<size_t>(T) * hd), hd, {},
+                        std::span(scores32_.data(), T), T, 1, T, hd);
         meter_.matmul(l, "qk", 1, T, hd);
-        kernels::rqs(L.scores, std::span(scores32_.data(), T), std::span(scores8_.data(), T));
-        kernels::softmax_ibert(L.softmax, std::span(scores8_.data(), T),
-                               std::span(probs_.data(), T), 1, T, T);
+        if (compute_)
+          kernels::rqs(L.scores, std::span(scores32_.data(), T), std::span(scores8_.data(), T));
+        if (compute_)
+          kernels::softmax_ibert(L.softmax, std::span(scores8_.data(), T),
+                                 std::span(probs_.data(), T), 1, T, T);
         meter_.nonlinear(l, Nonlinear::Requant, T);
         meter_.nonlinear(l, Nonlinear::Softmax, T);
         // out (1, hd) = probs . V, probs have zero point -128 (a_off = 128).
-        kernels::gemm({128, 0}, std::span(probs_.data(), T), T,
-                      std::span<const int8_t>(vc, (static_cast<size_t>(hd) - 1) * seq + T), seq, {},
-                      av32_, hd, 1, hd, T);
+        if (compute_)
+          kernels::gemm({128, 0}, std::span(probs_.data(), T), T,
+                        std::span<const int8_t>(vc, (static_cast<size_t>(hd) - 1) * seq + T), seq,
+                        {}, av32_, hd, 1, hd, T);
         meter_.matmul(l, "pv", 1, hd, T);
-        kernels::rqs(L.attn, av32_, std::span(att_.data() + row, hd));
+        if (compute_) kernels::rqs(L.attn, av32_, std::span(att_.data() + row, hd));
         meter_.nonlinear(l, Nonlinear::Requant, hd);
       }
     }
@@ -336,22 +379,23 @@ void LlamaChip::ffn(int l, int S) {
   ShardLayer &L = layers_[l];
   const int D = cfg_.dim, F = ffn_;
   const size_t SD = static_cast<size_t>(S) * D, SF = static_cast<size_t>(S) * F;
-  kernels::rmsnorm(L.ffn_norm.w, 0, L.ffn_norm.log2D, 0, L.ffn_norm.k, std::span(x_).first(SD),
-                   std::span(xn_).first(SD));
+  if (compute_)
+    kernels::rmsnorm(L.ffn_norm.w, 0, L.ffn_norm.log2D, 0, L.ffn_norm.k, std::span(x_).first(SD),
+                     std::span(xn_).first(SD));
   meter_.nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
   const std::span<int32_t> part(part_.data(), SD);
   if (F > 0) {
     const std::span<int32_t> acc(acc_ffn_.data(), SF);
     const std::span<int8_t> h1(h1_.data(), SF), h3(h3_.data(), SF), g(g_.data(), SF);
     linear(l, L.w1, std::span(xn_).first(SD), acc, S);
-    requant(L.w1, acc, h1);
+    if (compute_) requant(L.w1, acc, h1);
     linear(l, L.w3, std::span(xn_).first(SD), acc, S);
-    requant(L.w3, acc, h3);
+    if (compute_) requant(L.w3, acc, h3);
     meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(2 * SF));
-    kernels::hswish(L.hswish, h1, acc);
-    kernels::rqs(L.silu, acc, g);
+    if (compute_) kernels::hswish(L.hswish, h1, acc);
+    if (compute_) kernels::rqs(L.silu, acc, g);
     meter_.nonlinear(l, Nonlinear::Hswish, static_cast<int64_t>(SF));
-    kernels::mul_rq(L.gate, g, h3, g);
+    if (compute_) kernels::mul_rq(L.gate, g, h3, g);
     meter_.nonlinear(l, Nonlinear::Mul, static_cast<int64_t>(SF));
     linear(l, L.w2, g, part, S);
   } else {
@@ -367,17 +411,20 @@ void LlamaChip::allreduce_requant_add(int l, SyncKind kind, const ShardLinear &l
   const std::span<int8_t> delta(delta_.data(), SD), x(x_.data(), SD);
   if (exchange_ == Exchange::Int32) {
     meter_.sync(l, kind, cluster_.allreduce_sum(part, meter_.clock(), algo_));
-    requant(lin, part, delta);
+    if (compute_) requant(lin, part, delta);
   } else {
     // Requantize this chip's partial first; sum the int8 terms (carried as int16), clamp.
-    requant(lin, part, delta);
-    for (size_t i = 0; i < SD; ++i) part[i] = delta[i];
+    if (compute_) requant(lin, part, delta);
+    if (compute_)
+      for (size_t i = 0; i < SD; ++i) part[i] = delta[i];
     meter_.sync(l, kind, cluster_.allreduce_sum(part, meter_.clock(), algo_, 2));
-    for (size_t i = 0; i < SD; ++i) delta[i] = static_cast<int8_t>(std::clamp(part[i], -128, 127));
+    if (compute_)
+      for (size_t i = 0; i < SD; ++i)
+        delta[i] = static_cast<int8_t>(std::clamp(part[i], -128, 127));
   }
   ++stats_.block_syncs;
   ++stats_.syncs_per_block[kind == SyncKind::AttentionAllreduce ? 0 : 1];
-  kernels::add_rq(add, x, delta, x);
+  if (compute_) kernels::add_rq(add, x, delta, x);
   meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SD));
   meter_.nonlinear(l, Nonlinear::Add, static_cast<int64_t>(SD));
 }

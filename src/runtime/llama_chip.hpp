@@ -76,6 +76,8 @@ class LlamaChip {
   // row each: one token is a GEMV step (autoregressive), several are GEMMs (prompt mode).
   // Returns the greedy next token after the last row (the same on every chip); this chip's
   // slice of that row's int32 logits stays in local_logits().
+  // A model with no layers (only its config) gives a cost-only chip: the same schedule, meter
+  // calls and collectives, no arithmetic and no weights in memory.
   int forward(std::span<const int> tokens, int start);
   int step(int token, int pos) { return forward(std::span(&token, 1), pos); }
 
@@ -104,6 +106,8 @@ class LlamaChip {
   mpi::AllreduceAlgo algo_;
   Exchange exchange_;
   int n_heads_ = 0, head_dim_ = 0, ffn_ = 0, vocab_ = 0, context_ = 0, max_rows_ = 1;
+  bool compute_ = true;  // false: cost-only (a model with a config and no tensors)
+  int64_t kv_bytes_ = 0;
 
   std::vector<ShardLayer> layers_;
   std::vector<int8_t> embedding_;  // (own vocab rows, dim)

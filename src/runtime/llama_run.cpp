@@ -78,6 +78,7 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   meter.to = &chip_meter;
 
   auto keep_logits = [&](bool keep) {
+    if (model.layers.empty()) return;                         // cost-only: no logits
     auto all = cluster.gather_to_root(shard.local_logits());  // diagnostic, not charged
     if (keep && cluster.rank() == 0) r.step_logits.push_back(all);
     if (cluster.rank() == 0) r.final_logits = std::move(all);

@@ -130,7 +130,10 @@ std::string format_summary(const json &s) {
     }
     o += fmt::format(" {}", t);
   }
-  o += fmt::format("\n  final logits hash {}\n", s["final_logits_hash"].get<std::string>());
+  if (s.value("cost_only", false))
+    o += "\n  cost-only run: no arithmetic, the token ids above are placeholders\n";
+  else
+    o += fmt::format("\n  final logits hash {}\n", s["final_logits_hash"].get<std::string>());
   const auto &pt = s["per_token"];
   o += fmt::format(
       "{}: latency {:.3f} ms, energy {:.4f} mJ, EDP {:.3e} J*s\n",
