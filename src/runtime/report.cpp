@@ -217,7 +217,11 @@ void write_results(const std::string &dir, const json &s) {
     h5::write_string_attr(root, "git_revision", s["git_revision"].get<std::string>());
     h5::write_int_attr(root, "seed", s["seed"].get<int64_t>());
     h5::write_int_attr(root, "chips", s["chips"].get<int64_t>());
-    h5::write_string_attr(root, "summary_json", s.dump());
+    // The whole summary as UTF-8 JSON bytes (a dataset: attributes are limited to 64 KiB).
+    const std::string js = s.dump();
+    h5::write_dataset<uint8_t>(root, "summary_json",
+                               std::span(reinterpret_cast<const uint8_t *>(js.data()), js.size()),
+                               {js.size()});
     const auto &chips = s["per_chip"];
     const size_t n = chips.size();
     auto column = [&](const std::string &name, auto get) {
