@@ -124,7 +124,8 @@ int64_t Cluster::sendrecv(std::span<const std::byte> out, int64_t clock, int to,
 // all-reduce. The running max of the clocks travels with the partial results.
 void Cluster::tree_reduce_bcast(std::span<std::byte> data, int64_t &latest, Combine combine,
                                 CollectiveTiming &t) {
-  std::vector<std::byte> in(data.size());
+  tree_in_.resize(data.size());
+  const std::span<std::byte> in(tree_in_);
   for (int mask = 1; mask < size_; mask <<= 1) {
     if (rank_ & mask) {
       send(data, latest, rank_ - mask, t);

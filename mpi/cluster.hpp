@@ -82,6 +82,7 @@ class Cluster {
   LinkModel link_;
   std::vector<std::byte> sbuf_, rbuf_;  // reused message buffers, no allocation per token
   std::vector<int32_t> tmp_;            // received partials (direct, ring)
+  std::vector<std::byte> tree_in_;      // a child's partial in the tree reduction
 };
 
 // Report an error from this rank as one line and end the whole job (no rank is left waiting in
