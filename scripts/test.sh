@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Install what is missing, build with warnings as errors, run the whole test suite with ctest.
-# The exit code is the suite's. Extra arguments go to ctest (e.g. -R Gemv).
+# Install what is missing, build with warnings as errors, run the whole test suite with ctest:
+# the host suite (preset ci, build/ci) and the RISC-V suite (preset riscv, build/riscv: kernels/
+# cross-compiled for rv32imc and checked under qemu, tests/riscv/README.md). Both suites always
+# run; the exit code is non-zero if either fails (the host suite's code if it failed, else the
+# RISC-V suite's). Extra arguments go to both ctest runs (e.g. -R Gemv).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-install_missing
-build ci
-say "running the test suite (ctest --preset ci)"
-cd "$MCUEMU_ROOT"
-ctest --preset ci -j "$(nproc)" "$@"
+install_missing "${MCUEMU_RISCV_PACKAGES[@]}"
+host_rc=0
+run_suite ci -j "$(nproc)" "$@" || host_rc=$?
+riscv_rc=0
+run_suite riscv -j "$(nproc)" "$@" || riscv_rc=$?
+result() { if [ "$1" -eq 0 ]; then echo passed; else echo "FAILED (exit $1)"; fi; }
+say "host suite (build/ci): $(result "$host_rc"); RISC-V suite (build/riscv): $(result "$riscv_rc")"
+if [ "$host_rc" -ne 0 ]; then exit "$host_rc"; fi
+exit "$riscv_rc"

@@ -11,6 +11,9 @@ MCUEMU_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-h5py python3-matplotlib
 )
+# The RISC-V target (cmake/riscv32.cmake, tests/riscv/): cross compiler, C library, qemu.
+# scripts/test.sh installs them too: install_missing "${MCUEMU_RISCV_PACKAGES[@]}".
+MCUEMU_RISCV_PACKAGES=(gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc)
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -46,4 +49,20 @@ build() {
   cmake --preset "$preset" >/dev/null
   say "building (cmake --build --preset $preset)"
   cmake --build --preset "$preset"
+}
+
+# run_suite PRESET [CTEST_ARGS...]: configure, build and test one preset (configure, build and
+# test presets share the name). Returns the status of the first step that fails, so it can be
+# called as `run_suite ci || rc=$?` (set -e does not apply inside a function called that way,
+# hence the explicit checks).
+run_suite() {
+  local preset=$1
+  shift
+  cd "$MCUEMU_ROOT" || return
+  say "configuring (cmake --preset $preset)"
+  cmake --preset "$preset" >/dev/null || return
+  say "building (cmake --build --preset $preset)"
+  cmake --build --preset "$preset" || return
+  say "running the tests (ctest --preset $preset)"
+  ctest --preset "$preset" "$@"
 }
