@@ -95,18 +95,21 @@ std::vector<TensorRef> tensors(FloatMobileBertModel &m) {
   require_layers(c, m.layers.size(), "mobilebert");
   const std::size_t D = z(c.dim), B = z(c.intra_bottleneck), E = z(c.embedding_size),
                     H = z(c.hidden_dim);
-  const Split heads = rows(c.n_heads, "heads");
+  // The slicing of src/model/PARTITIONING.md (FFNs split): the D-wide residual stream is cut by
+  // columns ("dim"), so the D -> B projections that read it are cut by input columns, the output
+  // bottleneck and the embedding projection by output rows.
+  const Split heads = rows(c.n_heads, "heads"), dim_rows = rows(c.dim, "dim"),
+              dim_cols = cols(c.dim, "dim");
   Table t;
   t.add("/embedding/word", {z(c.vocab_size), E}, Init::Normal, rows(c.vocab_size, "vocab"),
         m.word_embedding);
-  t.add("/embedding/position", {z(c.seq_len), D}, Init::Normal, rows(c.seq_len, "positions"),
-        m.position_embedding);
-  t.add("/embedding/token_type", {z(c.type_vocab_size), D}, Init::Normal, replicated(),
+  t.add("/embedding/position", {z(c.seq_len), D}, Init::Normal, dim_cols, m.position_embedding);
+  t.add("/embedding/token_type", {z(c.type_vocab_size), D}, Init::Normal, dim_cols,
         m.token_type_embedding);
-  t.add("/embedding/w", {D, 3 * E}, Init::Normal, rows(c.dim, "dim"), m.emb_w);
-  t.add("/embedding/b", {D}, Init::Bias, rows(c.dim, "dim"), m.emb_b);
-  t.add("/embedding/gamma", {D}, Init::NormWeight, replicated(), m.emb_gamma);
-  t.add("/embedding/beta", {D}, Init::Bias, replicated(), m.emb_beta);
+  t.add("/embedding/w", {D, 3 * E}, Init::Normal, dim_rows, m.emb_w);
+  t.add("/embedding/b", {D}, Init::Bias, dim_rows, m.emb_b);
+  t.add("/embedding/gamma", {D}, Init::NormWeight, dim_rows, m.emb_gamma);
+  t.add("/embedding/beta", {D}, Init::Bias, dim_rows, m.emb_beta);
   for (int l = 0; l < c.n_layers; ++l) {
     auto &L = m.layers[z(l)];
     if (L.ffn.size() != z(c.n_ffn)) {
@@ -114,20 +117,20 @@ std::vector<TensorRef> tensors(FloatMobileBertModel &m) {
                                               l, L.ffn.size(), c.n_ffn));
     }
     const std::string p = fmt::format("/layers/{}/", l);
-    t.add(p + "bn_in_w", {B, D}, Init::Normal, heads, L.bn_in_w);
-    t.add(p + "bn_in_b", {B}, Init::Bias, heads, L.bn_in_b);
+    t.add(p + "bn_in_w", {B, D}, Init::Normal, dim_cols, L.bn_in_w);
+    t.add(p + "bn_in_b", {B}, Init::Bias, replicated(), L.bn_in_b);
     t.add(p + "bn_in_gamma", {B}, Init::NormWeight, replicated(), L.bn_in_gamma);
     t.add(p + "bn_in_beta", {B}, Init::Bias, replicated(), L.bn_in_beta);
-    t.add(p + "bn_kq_w", {B, D}, Init::Normal, heads, L.bn_kq_w);
-    t.add(p + "bn_kq_b", {B}, Init::Bias, heads, L.bn_kq_b);
+    t.add(p + "bn_kq_w", {B, D}, Init::Normal, dim_cols, L.bn_kq_w);
+    t.add(p + "bn_kq_b", {B}, Init::Bias, replicated(), L.bn_kq_b);
     t.add(p + "bn_kq_gamma", {B}, Init::NormWeight, replicated(), L.bn_kq_gamma);
     t.add(p + "bn_kq_beta", {B}, Init::Bias, replicated(), L.bn_kq_beta);
     t.add(p + "wq", {B, B}, Init::Normal, heads, L.wq);
     t.add(p + "bq", {B}, Init::Bias, heads, L.bq);
     t.add(p + "wk", {B, B}, Init::Normal, heads, L.wk);
     t.add(p + "bk", {B}, Init::Bias, heads, L.bk);
-    t.add(p + "wv", {B, D}, Init::Normal, heads, L.wv);
-    t.add(p + "bv", {B}, Init::Bias, heads, L.bv);
+    t.add(p + "wv", {B, D}, Init::Normal, dim_cols, L.wv);
+    t.add(p + "bv", {B}, Init::Bias, replicated(), L.bv);
     t.add(p + "wo", {B, B}, Init::Normal, cols(c.n_heads, "heads"), L.wo);
     t.add(p + "bo", {B}, Init::Bias, replicated(), L.bo);
     t.add(p + "attn_gamma", {B}, Init::NormWeight, replicated(), L.attn_gamma);
@@ -142,10 +145,10 @@ std::vector<TensorRef> tensors(FloatMobileBertModel &m) {
       t.add(f + "gamma", {B}, Init::NormWeight, replicated(), F.gamma);
       t.add(f + "beta", {B}, Init::Bias, replicated(), F.beta);
     }
-    t.add(p + "bn_out_w", {D, B}, Init::Normal, rows(c.dim, "dim"), L.bn_out_w);
-    t.add(p + "bn_out_b", {D}, Init::Bias, rows(c.dim, "dim"), L.bn_out_b);
-    t.add(p + "bn_out_gamma", {D}, Init::NormWeight, replicated(), L.bn_out_gamma);
-    t.add(p + "bn_out_beta", {D}, Init::Bias, replicated(), L.bn_out_beta);
+    t.add(p + "bn_out_w", {D, B}, Init::Normal, dim_rows, L.bn_out_w);
+    t.add(p + "bn_out_b", {D}, Init::Bias, dim_rows, L.bn_out_b);
+    t.add(p + "bn_out_gamma", {D}, Init::NormWeight, dim_rows, L.bn_out_gamma);
+    t.add(p + "bn_out_beta", {D}, Init::Bias, dim_rows, L.bn_out_beta);
   }
   return t.refs;
 }

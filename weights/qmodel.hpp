@@ -21,6 +21,10 @@ struct QLinear {
   std::vector<int32_t> rq_mul;  // (out)
   std::vector<int32_t> rq_add;  // (out), rounding folded in
   int32_t rq_shift = 0;
+  // MobileBERT only (Llama has no biases; empty = none): the bias in accumulator units, added to
+  // the int32 sum before the requant (rq_mul may then also carry a NoNorm gamma, sign included,
+  // and rq_add its beta; see QMobileBertLayer).
+  std::vector<int32_t> bias;  // (out) or empty
 };
 
 // An RMSNorm: fixed-point gamma and the output shift (kernels/README.md, RMSNorm).
@@ -58,6 +62,56 @@ struct QLlamaModel {
   std::vector<int16_t> rope_sin;  // (seq_len, head_dim / 2)
   // Scales, for reports and the fp32 comparison only: the int8 path never reads them.
   float logit_scale = 0;  // real logit = int32 logit * logit_scale
+};
+
+// ---------------------------------------------------------------------------------------------
+// MobileBERT (the encoder of weights/float_model.hpp, int8). D = dim, B = intra_bottleneck,
+// E = embedding_size, H = hidden_dim. Every linear carries its bias (QLinear::bias).
+
+// MobileBERT's NoNorm y = gamma * x + beta on int8 x, per channel (kernels/README.md, NoNorm):
+// y = clamp(((x * mul[c] + add[c]) >> shift), -128, 127), beta and rounding folded into add.
+struct QNoNorm {
+  std::vector<int32_t> mul, add;  // (channels)
+  int32_t shift = 0;
+};
+
+// One of the stacked FFNs: h' = NoNorm(w2 relu(w1 h + b1) + b2 + h).
+struct QMobileBertFfn {
+  QLinear w1;            // (H, B): its requant clamps at 0, which is the ReLU (zero point 0)
+  QLinear w2;            // (B, H): requant to the scale of `down`
+  mcu_add_rq_t resid{};  // down + h
+  QNoNorm norm;          // -> h'
+};
+
+struct QMobileBertLayer {
+  // Input bottleneck and shared key-query bottleneck D -> B: their NoNorm is folded into the
+  // requant (rq_mul = gamma-scaled, may be negative; rq_add holds beta), one rounding.
+  QLinear bn_in, bn_kq;             // (B, D) each
+  QLinear wq, wk;                   // (B, B), read bn_kq
+  QLinear wv;                       // (B, D), reads the block input
+  mcu_rqs_t scores{};               // q.k int32 -> int8 scores, 1/sqrt(head_dim) folded in
+  mcu_softmax_ibert_t softmax{};    // I-BERT constants at the score scale
+  mcu_rqs_t attn{};                 // probs.v int32 -> int8 (probs have zero point -128)
+  QLinear wo;                       // (B, B)
+  mcu_add_rq_t attn_resid{};        // wo + bn_in
+  QNoNorm attn_norm;                // -> attention output h
+  std::vector<QMobileBertFfn> ffn;  // (n_ffn)
+  QLinear bn_out;                   // (D, B)
+  mcu_add_rq_t out_resid{};         // bn_out + block input
+  QNoNorm out_norm;                 // -> block output
+};
+
+struct QMobileBertModel {
+  ModelConfig config;
+  std::vector<int8_t> word_embedding;        // (vocab_size, E), one scale for the table
+  std::vector<int8_t> position_embedding;    // (seq_len, D), one scale
+  std::vector<int8_t> token_type_embedding;  // (type_vocab_size, D), one scale
+  QLinear emb_proj;                          // (D, 3E): trigram [emb(t+1), emb(t), emb(t-1)] -> D
+  mcu_add_rq_t emb_pos{}, emb_type{};        // + position, then + token type
+  QNoNorm emb_norm;                          // -> block input of layer 0
+  std::vector<QMobileBertLayer> layers;
+  // For reports and the fp32 comparison only: real hidden state = int8 * output_scale.
+  float output_scale = 0;
 };
 
 }  // namespace mcuemu::weights

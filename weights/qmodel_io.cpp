@@ -135,6 +135,34 @@ QRmsNorm read_norm(const H5::H5File &f, const std::string &path, int dim) {
   return n;
 }
 
+// MobileBERT linears carry a bias dataset; NoNorms are per-channel (mul, add) plus a shift.
+void write_linear_b(H5::H5File &f, const std::string &path, const QLinear &q) {
+  write_linear(f, path, q);
+  H5::Group g = f.openGroup(path);
+  h5::write_dataset<int32_t>(g, "bias", q.bias, {static_cast<size_t>(q.out)});
+}
+
+QLinear read_linear_b(const H5::H5File &f, const std::string &path, int out, int in) {
+  QLinear q = read_linear(f, path, out, in);
+  q.bias = h5::read_dataset<int32_t>(f, path + "/bias", {static_cast<size_t>(out)});
+  return q;
+}
+
+void write_nonorm(H5::H5File &f, const std::string &path, const QNoNorm &n) {
+  H5::Group g = make_group(f, path);
+  h5::write_dataset<int32_t>(g, "mul", n.mul, {n.mul.size()});
+  h5::write_dataset<int32_t>(g, "add", n.add, {n.add.size()});
+  h5::write_int_attr(g, "shift", n.shift);
+}
+
+QNoNorm read_nonorm(const H5::H5File &f, const std::string &path, int dim) {
+  QNoNorm n;
+  n.mul = h5::read_dataset<int32_t>(f, path + "/mul", {static_cast<size_t>(dim)});
+  n.add = h5::read_dataset<int32_t>(f, path + "/add", {static_cast<size_t>(dim)});
+  n.shift = read_i32_attr(f, path, "shift");
+  return n;
+}
+
 }  // namespace
 
 void write_qllama(const std::string &path, const QLlamaModel &m, const std::string &source) {
@@ -183,7 +211,9 @@ QLlamaModel read_qllama(const std::string &path) {
         fmt::format("{}: kind is '{}', expected an int8 model (run `mcuemu quantize` "
                     "on an fp32 file first)",
                     path, info.kind));
-  if (info.config.arch != Arch::Llama) throw FileError(fmt::format("{}: not a Llama model", path));
+  if (info.config.arch != Arch::Llama)
+    throw FileError(
+        fmt::format("{}: holds a {} model, not a Llama model", path, arch_name(info.config.arch)));
   H5::H5File f = h5::open_read(path);
   QLlamaModel m;
   m.config = info.config;
@@ -218,6 +248,112 @@ QLlamaModel read_qllama(const std::string &path) {
     L.gate = read_params<mcu_mul_rq_t>(f, p + "gate");
     L.w2 = read_linear(f, p + "w2", c.dim, static_cast<int>(F));
     L.resid_ffn = read_params<mcu_add_rq_t>(f, p + "resid_ffn");
+    m.layers.push_back(std::move(L));
+  }
+  return m;
+}
+
+void write_qmobilebert(const std::string &path, const QMobileBertModel &m,
+                       const std::string &source) {
+  const auto &c = m.config;
+  if (c.arch != Arch::MobileBert)
+    throw std::invalid_argument("write_qmobilebert: not a mobilebert configuration");
+  const size_t D = c.dim, E = c.embedding_size;
+  h5::write_atomically(path, [&](H5::H5File &f) {
+    write_config_attrs(f, c, "int8", source);
+    H5::Group root = f.openGroup("/");
+    h5::write_float_attr(root, "output_scale", m.output_scale);
+    H5::Group emb = make_group(f, "/embedding");
+    h5::write_dataset<int8_t>(emb, "word", m.word_embedding,
+                              {static_cast<size_t>(c.vocab_size), E});
+    h5::write_dataset<int8_t>(emb, "position", m.position_embedding,
+                              {static_cast<size_t>(c.seq_len), D});
+    h5::write_dataset<int8_t>(emb, "token_type", m.token_type_embedding,
+                              {static_cast<size_t>(c.type_vocab_size), D});
+    write_linear_b(f, "/embedding/proj", m.emb_proj);
+    write_params(f, "/embedding/pos_add", m.emb_pos);
+    write_params(f, "/embedding/type_add", m.emb_type);
+    write_nonorm(f, "/embedding/norm", m.emb_norm);
+    for (int l = 0; l < c.n_layers; ++l) {
+      const auto &L = m.layers[l];
+      const std::string p = fmt::format("/layers/{}/", l);
+      write_linear_b(f, p + "bn_in", L.bn_in);
+      write_linear_b(f, p + "bn_kq", L.bn_kq);
+      write_linear_b(f, p + "wq", L.wq);
+      write_linear_b(f, p + "wk", L.wk);
+      write_linear_b(f, p + "wv", L.wv);
+      write_params(f, p + "scores", L.scores);
+      write_params(f, p + "softmax", L.softmax);
+      write_params(f, p + "attn", L.attn);
+      write_linear_b(f, p + "wo", L.wo);
+      write_params(f, p + "attn_resid", L.attn_resid);
+      write_nonorm(f, p + "attn_norm", L.attn_norm);
+      for (int j = 0; j < c.n_ffn; ++j) {
+        const auto &F = L.ffn[j];
+        const std::string q = fmt::format("{}ffn/{}/", p, j);
+        write_linear_b(f, q + "w1", F.w1);
+        write_linear_b(f, q + "w2", F.w2);
+        write_params(f, q + "resid", F.resid);
+        write_nonorm(f, q + "norm", F.norm);
+      }
+      write_linear_b(f, p + "bn_out", L.bn_out);
+      write_params(f, p + "out_resid", L.out_resid);
+      write_nonorm(f, p + "out_norm", L.out_norm);
+    }
+  });
+}
+
+QMobileBertModel read_qmobilebert(const std::string &path) {
+  const FileInfo info = read_file_info(path);
+  if (info.kind != "int8")
+    throw FileError(
+        fmt::format("{}: kind is '{}', expected an int8 model (run `mcuemu quantize` "
+                    "on an fp32 file first)",
+                    path, info.kind));
+  if (info.config.arch != Arch::MobileBert)
+    throw FileError(fmt::format("{}: holds a {} model, not a MobileBERT model", path,
+                                arch_name(info.config.arch)));
+  H5::H5File f = h5::open_read(path);
+  QMobileBertModel m;
+  m.config = info.config;
+  const auto &c = m.config;
+  const int D = c.dim, B = c.intra_bottleneck, E = c.embedding_size, H = c.hidden_dim;
+  const auto z = [](int v) { return static_cast<size_t>(v); };
+  m.output_scale = static_cast<float>(h5::read_float_attr(f.openGroup("/"), "output_scale"));
+  m.word_embedding = h5::read_dataset<int8_t>(f, "/embedding/word", {z(c.vocab_size), z(E)});
+  m.position_embedding = h5::read_dataset<int8_t>(f, "/embedding/position", {z(c.seq_len), z(D)});
+  m.token_type_embedding =
+      h5::read_dataset<int8_t>(f, "/embedding/token_type", {z(c.type_vocab_size), z(D)});
+  m.emb_proj = read_linear_b(f, "/embedding/proj", D, 3 * E);
+  m.emb_pos = read_params<mcu_add_rq_t>(f, "/embedding/pos_add");
+  m.emb_type = read_params<mcu_add_rq_t>(f, "/embedding/type_add");
+  m.emb_norm = read_nonorm(f, "/embedding/norm", D);
+  for (int l = 0; l < c.n_layers; ++l) {
+    QMobileBertLayer L;
+    const std::string p = fmt::format("/layers/{}/", l);
+    L.bn_in = read_linear_b(f, p + "bn_in", B, D);
+    L.bn_kq = read_linear_b(f, p + "bn_kq", B, D);
+    L.wq = read_linear_b(f, p + "wq", B, B);
+    L.wk = read_linear_b(f, p + "wk", B, B);
+    L.wv = read_linear_b(f, p + "wv", B, D);
+    L.scores = read_params<mcu_rqs_t>(f, p + "scores");
+    L.softmax = read_params<mcu_softmax_ibert_t>(f, p + "softmax");
+    L.attn = read_params<mcu_rqs_t>(f, p + "attn");
+    L.wo = read_linear_b(f, p + "wo", B, B);
+    L.attn_resid = read_params<mcu_add_rq_t>(f, p + "attn_resid");
+    L.attn_norm = read_nonorm(f, p + "attn_norm", B);
+    for (int j = 0; j < c.n_ffn; ++j) {
+      QMobileBertFfn F;
+      const std::string q = fmt::format("{}ffn/{}/", p, j);
+      F.w1 = read_linear_b(f, q + "w1", H, B);
+      F.w2 = read_linear_b(f, q + "w2", B, H);
+      F.resid = read_params<mcu_add_rq_t>(f, q + "resid");
+      F.norm = read_nonorm(f, q + "norm", B);
+      L.ffn.push_back(std::move(F));
+    }
+    L.bn_out = read_linear_b(f, p + "bn_out", D, B);
+    L.out_resid = read_params<mcu_add_rq_t>(f, p + "out_resid");
+    L.out_norm = read_nonorm(f, p + "out_norm", D);
     m.layers.push_back(std::move(L));
   }
   return m;

@@ -1,4 +1,5 @@
-// The int8 model file (kind = "int8"): every int8 tensor and integer constant of QLlamaModel.
+// The int8 model file (kind = "int8"): every int8 tensor and integer constant of QLlamaModel or
+// QMobileBertModel (the `architecture` attribute says which).
 // Layout in weights/FORMAT.md ("int8 models"). Reads check the format version, the kind, every
 // dataset's presence, dtype and shape, and every constant's presence; errors are FileError
 // naming the file and the dataset or attribute.
@@ -13,5 +14,9 @@ namespace mcuemu::weights {
 // Writes atomically (temporary name, then rename): the path holds the whole file or nothing new.
 void write_qllama(const std::string &path, const QLlamaModel &m, const std::string &source);
 QLlamaModel read_qllama(const std::string &path);
+
+void write_qmobilebert(const std::string &path, const QMobileBertModel &m,
+                       const std::string &source);
+QMobileBertModel read_qmobilebert(const std::string &path);
 
 }  // namespace mcuemu::weights

@@ -1,4 +1,5 @@
-// mcuemu quantize: post-training int8 quantization of an fp32 model file (model/quantize.hpp).
+// mcuemu quantize: post-training int8 quantization of an fp32 model file (model/quantize.hpp),
+// Llama or MobileBERT (the file's architecture attribute decides).
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
@@ -23,7 +24,8 @@ int quantize(const std::vector<std::string> &args) {
                                                  "fp32 model file (from gen-weights or convert)")(
       "output,o", po::value(&output), "int8 model file to write")(
       "calib-tokens", po::value(&q.calib_tokens)->default_value(q.calib_tokens),
-      "positions of teacher-forced random tokens run through the fp32 model for calibration")(
+      "positions of teacher-forced random tokens run through the fp32 model for calibration "
+      "(MobileBERT: the length of the one calibration sequence, at most seq_len)")(
       "calib-seed", po::value(&q.calib_seed)->default_value(q.calib_seed),
       "seed of the calibration tokens")("quiet,q", "no progress output");
   po::positional_options_description pos;
@@ -45,14 +47,20 @@ int quantize(const std::vector<std::string> &args) {
   if (output.empty()) throw po::error("--output/-o is required");
   const bool quiet = vm.count("quiet") != 0;
   const auto t0 = std::chrono::steady_clock::now();
-  const weights::FloatModel m = weights::read_float_model(input);
-  if (!quiet) fmt::print(stderr, "calibrating {} on {} tokens\n", m.config.name, q.calib_tokens);
-  const auto stats = model::calibrate(m, q);
-  const auto qm = model::quantize(m, stats, q);
-  weights::write_qllama(output, qm,
-                        fmt::format("mcuemu quantize {} --calib-tokens {}", input, q.calib_tokens));
+  const std::string source =
+      fmt::format("mcuemu quantize {} --calib-tokens {}", input, q.calib_tokens);
+  // The architecture decides the quantizer: Llama or MobileBERT (model/quantize.hpp).
+  const weights::ModelConfig config = weights::read_file_info(input).config;
+  if (!quiet) fmt::print(stderr, "calibrating {} on {} tokens\n", config.name, q.calib_tokens);
+  if (config.arch == weights::Arch::MobileBert) {
+    const weights::FloatMobileBertModel m = weights::read_float_mobilebert(input);
+    weights::write_qmobilebert(output, model::quantize(m, model::calibrate(m, q), q), source);
+  } else {
+    const weights::FloatModel m = weights::read_float_model(input);
+    weights::write_qllama(output, model::quantize(m, model::calibrate(m, q), q), source);
+  }
   if (!quiet)
-    fmt::print("wrote {} ({}, int8) in {:.1f} s\n", output, m.config.name,
+    fmt::print("wrote {} ({}, int8) in {:.1f} s\n", output, config.name,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return 0;
 }

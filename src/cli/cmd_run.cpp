@@ -20,6 +20,7 @@
 #include "chip/chip.hpp"
 #include "chip/profile.hpp"
 #include "cli/commands.hpp"
+#include "cli/run_encoder.hpp"
 #include "model/golden.hpp"
 #include "model/partition.hpp"
 #include "model/quantize.hpp"
@@ -60,6 +61,9 @@ struct RunOptions {
   bool hash_all_steps = false;
   bool cost_only = false;
   bool quiet = false;
+  // MobileBERT (cmd_run_mobilebert.cpp): which options were given, and where its FFNs run.
+  bool model_given = false, mode_given = false, seq_given = false;
+  std::string mobilebert_ffn = "split";
 };
 
 std::string default_cache_dir() {
@@ -162,6 +166,31 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   chip::Profile profile = chip::load_profile(o.profile, o.sets);
   cluster.set_link(runtime::link_model(profile));
   const auto algo = mpi::parse_algo(o.allreduce);
+
+  if (is_mobilebert_run(o.model, o.weights))
+    return run_encoder_job({.model = o.model,
+                            .model_given = o.model_given,
+                            .weights = o.weights,
+                            .fp32_weights = o.fp32_weights,
+                            .mode = o.mode,
+                            .mode_given = o.mode_given,
+                            .seq = o.seq,
+                            .seq_given = o.seq_given,
+                            .exchange = o.exchange,
+                            .allreduce = o.allreduce,
+                            .ffn = o.mobilebert_ffn,
+                            .seed = o.seed,
+                            .model_seed = o.model_seed,
+                            .calib_tokens = o.calib_tokens,
+                            .cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir,
+                            .out_dir = o.out_dir,
+                            .summary_json = o.summary_json,
+                            .baseline = o.baseline,
+                            .compare_fp32 = o.compare_fp32,
+                            .hash_all_steps = o.hash_all_steps,
+                            .cost_only = o.cost_only,
+                            .quiet = o.quiet},
+                           cluster, profile);
 
   std::string path = o.weights;
   weights::QLlamaModel q;
@@ -296,15 +325,21 @@ int run(const std::vector<std::string> &args) {
   po::options_description opts("mcuemu run options");
   opts.add_options()("help,h", "show this help")(
       "model", po::value(&o.model)->default_value(o.model),
-      "model configuration (tinyllama-42m, tinyllama-tiny, tinyllama-scaled-*)")(
+      "model configuration (tinyllama-42m, tinyllama-tiny, tinyllama-scaled-*, mobilebert, "
+      "mobilebert-tiny)")(
       "weights", po::value(&o.weights),
       "int8 model file (from `mcuemu quantize`); default: a synthetic model, made and cached on "
       "first use")("profile", po::value(&o.profile)->default_value(o.profile),
                    "hardware profile: gap9, siracusa, or an .ini path")(
       "set", po::value(&o.sets)->composing(), "override a profile value, key=value (repeatable)")(
       "mode", po::value(&o.mode)->default_value(o.mode),
-      "ar: autoregressive decoding with the KV cache; prompt: --seq tokens in one forward")(
-      "seq", po::value(&o.seq)->default_value(o.seq), "prompt mode: tokens processed at once")(
+      "ar: autoregressive decoding with the KV cache; prompt: --seq tokens in one forward; "
+      "encoder: MobileBERT, --seq tokens through the encoder (its default mode)")(
+      "seq", po::value(&o.seq)->default_value(o.seq),
+      "prompt mode: tokens processed at once (encoder mode: default 128)")(
+      "mobilebert-ffn", po::value(&o.mobilebert_ffn)->default_value(o.mobilebert_ffn),
+      "MobileBERT's stacked FFNs: split (sliced over the chips, one all-reduce each) or "
+      "replicated (whole on every chip: two synchronisations per block, weights duplicated)")(
       "exchange", po::value(&o.exchange)->default_value(o.exchange),
       "int32: exact partial sums (default); int8: requantize before the exchange, half the "
       "link bytes, not exact")("prompt-tokens",
@@ -347,6 +382,9 @@ int run(const std::vector<std::string> &args) {
     return 0;
   }
   po::notify(vm);
+  o.model_given = !vm["model"].defaulted();
+  o.mode_given = !vm["mode"].defaulted();
+  o.seq_given = !vm["seq"].defaulted();
 
   int initialized = 0;
   MPI_Initialized(&initialized);

@@ -5,6 +5,8 @@
 // (rows of W1/W3, columns of W2); and the vocabulary rows [vocab_begin, vocab_end) of the
 // embedding / LM head. No weight is duplicated. When N does not divide a dimension the first
 // chips get one more unit, so the plan is uneven but valid and the imbalance shows in the cost.
+// MobileBERT also splits the D-wide residual stream by columns ([dim_begin, dim_end)); how each
+// of its tensors follows these ranges is in PARTITIONING.md.
 #pragma once
 
 #include <string>
@@ -24,6 +26,7 @@ struct ChipPlan {
   Range heads;  // attention heads
   Range ffn;    // hidden_dim units
   Range vocab;  // embedding / classifier rows
+  Range dim;    // MobileBERT: columns of the residual stream (model width) this chip owns
 };
 
 struct PartitionPlan {

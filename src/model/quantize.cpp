@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "model/golden.hpp"
+#include "model/quant_util.hpp"
 
 namespace mcuemu::model {
 namespace {
@@ -17,50 +18,15 @@ using weights::QLlamaLayer;
 using weights::QLlamaModel;
 using weights::QRmsNorm;
 
-std::string key(int layer, const std::string &point) {
-  return layer < 0 ? point : fmt::format("L{}.{}", layer, point);
-}
+using qutil::act_scale;
+using qutil::add_rq;
+using qutil::checked_i32;
+using qutil::key;
+using qutil::per_tensor_rqs;
+using qutil::round_half_up_shift;
 
-// Symmetric activation scale: max |a| maps to 127.
-double act_scale(float max_abs) {
-  return max_abs > 0 ? max_abs / 127.0 : 1e-6;
-}
-
-int32_t round_half_up_shift(int32_t shift) {
-  return shift > 0 ? int32_t{1} << (shift - 1) : 0;
-}
-
-int32_t checked_i32(double v, const char *what) {
-  const double r = std::round(v);
-  if (!(std::abs(r) <= 2147483647.0))
-    throw std::runtime_error(fmt::format("quantize: {} = {} does not fit in int32", what, v));
-  return static_cast<int32_t>(r);
-}
-
-// Per-output-channel int8 weights and the requant of the layer's output:
-// real out[c] = acc[c] * s_in * s_w[c], wanted at s_out, so M_c = s_in * s_w[c] / s_out.
 QLinear quantize_linear(const std::vector<float> &w, int out, int in, double s_in, double s_out) {
-  QLinear q;
-  q.out = out;
-  q.in = in;
-  q.w.resize(static_cast<size_t>(out) * in);
-  std::vector<double> M(out);
-  for (int o = 0; o < out; ++o) {
-    const float *row = w.data() + static_cast<size_t>(o) * in;
-    float m = 0;
-    for (int i = 0; i < in; ++i) m = std::max(m, std::abs(row[i]));
-    const double s_w = m > 0 ? m / 127.0 : 1.0;
-    for (int i = 0; i < in; ++i)
-      q.w[static_cast<size_t>(o) * in + i] =
-          static_cast<int8_t>(std::clamp(std::lround(row[i] / s_w), -127L, 127L));
-    M[o] = s_in * s_w / s_out;
-  }
-  q.rq_shift = shared_shift(M);
-  q.rq_mul.resize(out);
-  q.rq_add.assign(out, round_half_up_shift(q.rq_shift));
-  for (int o = 0; o < out; ++o)
-    q.rq_mul[o] = checked_i32(M[o] * std::ldexp(1.0, q.rq_shift), "linear mul");
-  return q;
+  return qutil::quantize_linear(w, out, in, s_in, s_out);
 }
 
 // y = tdiv(v * w, r) >> log2D with r ~ rms(v) * 2^k, so w = gamma / s_out * 2^(log2D + k).
@@ -77,26 +43,6 @@ QRmsNorm quantize_rmsnorm(const std::vector<float> &gamma, double s_out, int k) 
   for (size_t j = 0; j < gamma.size(); ++j)
     n.w[j] = checked_i32(gamma[j] / s_out * std::ldexp(1.0, log2D + k), "rmsnorm weight");
   return n;
-}
-
-mcu_rqs_t per_tensor_rqs(double M) {
-  const FixedPoint f = fixed_point(M);
-  return {0, f.mul, round_half_up_shift(f.shift), f.shift, 0, -128, 127};
-}
-
-// Two inputs at scales s_a, s_b summed into scale s_y with one shared shift.
-mcu_add_rq_t add_rq(double s_a, double s_b, double s_y) {
-  const double Ma = s_a / s_y, Mb = s_b / s_y;
-  const int32_t shift = shared_shift({Ma, Mb});
-  return {0,
-          0,
-          checked_i32(Ma * std::ldexp(1.0, shift), "residual mul_a"),
-          checked_i32(Mb * std::ldexp(1.0, shift), "residual mul_b"),
-          round_half_up_shift(shift),
-          shift,
-          0,
-          -128,
-          127};
 }
 
 }  // namespace

@@ -40,6 +40,18 @@ CalibrationStats calibrate(const weights::FloatModel &m, const QuantizeOptions &
 weights::QLlamaModel quantize(const weights::FloatModel &m, const CalibrationStats &stats,
                               const QuantizeOptions &opt);
 
+// MobileBERT (quantize_mobilebert.cpp), the same rules: per-output-channel int8 weights with
+// int32 biases, per-tensor int8 activations calibrated at every named point of the fp32 encoder
+// (golden.hpp), each NoNorm either folded into the requant of the linear before it (bottlenecks)
+// or run as a per-channel requant after the residual add, ReLU folded into the clamp of the FFN
+// up-projection's requant. Calibration runs the encoder on one sequence of calib_tokens random
+// ids (token type 0), so calib_tokens must be in 1..seq_len.
+CalibrationStats calibrate(const weights::FloatMobileBertModel &m, const QuantizeOptions &opt);
+weights::QMobileBertModel quantize(const weights::FloatMobileBertModel &m,
+                                   const CalibrationStats &stats, const QuantizeOptions &opt);
+// The calibration token ids (deterministic from the seed), also used by tests.
+std::vector<int> calibration_tokens(int vocab_size, int n, uint64_t seed);
+
 // Integer (mul, shift) for a positive real multiplier M: y = (x * mul + 2^(shift-1)) >> shift
 // ~ x * M, with mul < 2^31 and shift in [0, 31] chosen for the most precision. Exposed for tests.
 struct FixedPoint {

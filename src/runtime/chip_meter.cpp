@@ -26,6 +26,8 @@ chip::OpKind op_kind(Nonlinear k) {
       return chip::OpKind::argmax;
     case Nonlinear::Copy:
       return chip::OpKind::copy;
+    case Nonlinear::NoNorm:
+      return chip::OpKind::nonorm;
   }
   return chip::OpKind::copy;
 }
@@ -43,12 +45,22 @@ ChipMeter::ChipMeter(chip::Chip &chip, const chip::Placement &placement) : chip_
 }
 
 void ChipMeter::linear(int layer, const std::string &weight, int tokens, int out, int in) {
-  auto it = level_.find(weight);
-  if (it == level_.end()) throw std::logic_error("weight '" + weight + "' was never placed");
   // Partials that go to an all-reduce (wo, w2) and the logits leave the tile as int32 (4 B);
   // every other projection is requantized in L1, fused, and written back as int8 (1 B).
   const std::string kind = weight_kind(weight);
-  const int64_t out_bytes = (kind == "wo" || kind == "w2" || kind == "embedding") ? 4 : 1;
+  charge_linear(layer, weight, tokens, out, in,
+                (kind == "wo" || kind == "w2" || kind == "embedding") ? 4 : 1);
+}
+
+void ChipMeter::linear_partial(int layer, const std::string &weight, int tokens, int out, int in) {
+  charge_linear(layer, weight, tokens, out, in, 4);
+}
+
+void ChipMeter::charge_linear(int layer, const std::string &weight, int tokens, int out, int in,
+                              int64_t out_bytes) {
+  auto it = level_.find(weight);
+  if (it == level_.end()) throw std::logic_error("weight '" + weight + "' was never placed");
+  const std::string kind = weight_kind(weight);
   const chip::OpCost c = tokens == 1
                              ? chip_.cost().price_gemv(out, in, it->second, out_bytes)
                              : chip_.cost().price_gemm(tokens, out, in, it->second, out_bytes);

@@ -15,12 +15,15 @@ class ChipMeter final : public Meter {
  public:
   ChipMeter(chip::Chip &chip, const chip::Placement &placement);
   void linear(int layer, const std::string &weight, int tokens, int out, int in) override;
+  void linear_partial(int layer, const std::string &weight, int tokens, int out, int in) override;
   void matmul(int layer, const char *op, int M, int N, int K) override;
   void nonlinear(int layer, Nonlinear kind, int64_t elements) override;
   void sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) override;
   int64_t clock() const override { return chip_.ledger().now(); }
 
  private:
+  void charge_linear(int layer, const std::string &weight, int tokens, int out, int in,
+                     int64_t out_bytes);
   chip::Chip &chip_;
   std::unordered_map<std::string, chip::Level> level_;  // weight name -> level
 };

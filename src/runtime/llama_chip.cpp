@@ -29,6 +29,8 @@ const char *nonlinear_name(Nonlinear kind) {
       return "argmax";
     case Nonlinear::Copy:
       return "copy";
+    case Nonlinear::NoNorm:
+      return "nonorm";
   }
   return "?";
 }
@@ -43,6 +45,10 @@ const char *sync_name(SyncKind kind) {
       return "ffn_allreduce";
     case SyncKind::LogitsArgmax:
       return "logits_argmax";
+    case SyncKind::BottleneckAllreduce:
+      return "bottleneck_allreduce";
+    case SyncKind::OutputGather:
+      return "output_gather";
   }
   return "?";
 }

@@ -116,12 +116,20 @@ std::string format_summary(const json &s) {
                   s["model"].get<std::string>(), s["chips"].get<int>(),
                   s["mode"].get<std::string>(), s["profile"]["name"].get<std::string>(),
                   s["profile"]["freq_mhz"].get<double>(), s["allreduce"].get<std::string>());
-  const bool prompt = s["mode"] == "prompt";
-  if (prompt)
+  // MobileBERT encoder runs (mode "encoder", cli/cmd_run_mobilebert.cpp) add s["encoder"].
+  const bool encoder = s["mode"] == "encoder";
+  const bool prompt = s["mode"] == "prompt" || encoder;
+  if (encoder) {
+    const auto &e = s["encoder"];
+    o += fmt::format("  {} tokens through the encoder, FFNs {}; output ({}, {}) int8",
+                     s["seq"].get<int>(), e["ffn_placement"].get<std::string>(),
+                     s["seq"].get<int>(), e["dim"].get<int>());
+  } else if (prompt) {
     o += fmt::format("  {} tokens in one forward; next token:", s["seq"].get<int>());
-  else
+  } else {
     o += fmt::format("  prompt {} tokens, {} decode steps; generated:",
                      s["prompt_tokens"].get<int>(), s["decode_tokens"].get<int>());
+  }
   int shown = 0;
   for (int t : s["generated"]) {
     if (shown++ == 16) {
@@ -131,7 +139,11 @@ std::string format_summary(const json &s) {
     o += fmt::format(" {}", t);
   }
   if (s.value("cost_only", false))
-    o += "\n  cost-only run: no arithmetic, the token ids above are placeholders\n";
+    o += encoder ? "\n  cost-only run: no arithmetic, no output\n"
+                 : "\n  cost-only run: no arithmetic, the token ids above are placeholders\n";
+  else if (encoder)
+    o +=
+        fmt::format("\n  encoder output hash {}\n", s["encoder"]["output_hash"].get<std::string>());
   else
     o += fmt::format("\n  final logits hash {}\n", s["final_logits_hash"].get<std::string>());
   const auto &pt = s["per_token"];
@@ -154,7 +166,14 @@ std::string format_summary(const json &s) {
                    mb(rt["link_bytes"].get<double>()), 100 * rt["idle_share"].get<double>(),
                    mb(rt["bytes"]["L1"].get<double>()), mb(rt["bytes"]["L2"].get<double>()),
                    mb(rt["bytes"]["MRAM"].get<double>()), mb(rt["bytes"]["L3"].get<double>()));
-  if (s.contains("baseline")) {
+  if (s.contains("baseline") && encoder) {
+    const auto &b = s["baseline"];
+    o += fmt::format(
+        "  vs 1 chip: {:.3f} ms -> speedup {:.2f}x, EDP gain {:.2f}x; output {} (max |diff| {})\n",
+        b["latency_ns"].get<double>() * 1e-6, b["speedup"].get<double>(),
+        b["edp_gain"].get<double>(), b["output_identical"].get<bool>() ? "identical" : "differs",
+        b["output_max_abs_diff"].get<int64_t>());
+  } else if (s.contains("baseline")) {
     const auto &b = s["baseline"];
     o += fmt::format(
         "  vs 1 chip: {:.3f} ms -> speedup {:.2f}x, EDP gain {:.2f}x; tokens {} ({:.0f}% agree), "
@@ -163,7 +182,14 @@ std::string format_summary(const json &s) {
         b["edp_gain"].get<double>(), b["tokens_match"].get<bool>() ? "identical" : "differ",
         100 * b["token_agreement"].get<double>(), b["final_logits_max_abs_diff"].get<int64_t>());
   }
-  if (s.contains("fp32")) {
+  if (s.contains("fp32") && encoder) {
+    const auto &f = s["fp32"];
+    o += fmt::format(
+        "  vs fp32 golden: hidden-state cosine mean {:.5f} min {:.5f} over {} rows, {:.5f} over "
+        "the whole output\n",
+        f["cosine_mean"].get<double>(), f["cosine_min"].get<double>(), f["rows"].get<int>(),
+        f["cosine_all"].get<double>());
+  } else if (s.contains("fp32")) {
     const auto &f = s["fp32"];
     o += fmt::format(
         "  vs fp32 golden ({} steps): top-1 agreement {:.1f}%, logit cosine mean {:.4f} min "
