@@ -17,8 +17,12 @@ SplitRules::SplitRules(const ModelConfig &c) : specs_(tensor_specs(c)) {}
 Split SplitRules::split_for(const std::string &dataset,
                             const std::vector<std::size_t> &shape) const {
   const TensorSpec *best = nullptr;
+  // An int8 file keeps a MobileBERT bottleneck's weight "bn_in_w" as "bn_in/w" (beside its
+  // requant constants "bn_in/rq_mul", ...): the dataset's group + "_w" names its table tensor.
+  const auto slash = dataset.rfind('/');
+  const std::string grouped = slash == std::string::npos ? "" : dataset.substr(0, slash) + "_w";
   for (const auto &s : specs_) {
-    const bool exact = dataset == s.name;
+    const bool exact = dataset == s.name || s.name == grouped;
     const bool inside = dataset.size() > s.name.size() &&
                         dataset.compare(0, s.name.size(), s.name) == 0 &&
                         dataset[s.name.size()] == '/';

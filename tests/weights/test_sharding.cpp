@@ -110,3 +110,15 @@ TEST(WeightsSharding, RulesForNestedInt8Datasets) {
   EXPECT_EQ(rules.split_for("/rope/cos", {128, 4}).axis, -1);
   EXPECT_STREQ(rules.split_for("/token_embedding", {512, 64}).what, "vocab");
 }
+
+// An int8 MobileBERT file stores the bottleneck "bn_in_w" of the fp32 table as "bn_in/w".
+TEST(WeightsSharding, RulesForInt8MobileBertBottlenecks) {
+  const auto c = w::config_by_name("mobilebert");
+  const w::SplitRules rules(c);
+  EXPECT_EQ(rules.split_for("/layers/0/bn_in_w", {128, 512}).axis, 1);
+  EXPECT_EQ(rules.split_for("/layers/0/bn_in/w", {128, 512}).axis, 1);   // residual columns
+  EXPECT_EQ(rules.split_for("/layers/0/bn_kq/w", {128, 512}).axis, 1);
+  EXPECT_EQ(rules.split_for("/layers/0/bn_out/w", {512, 128}).axis, 0);  // residual rows
+  EXPECT_EQ(rules.split_for("/layers/0/bn_out/rq_mul", {512}).axis, 0);  // sliced with its rows
+  EXPECT_EQ(rules.split_for("/layers/0/bn_in/rq_mul", {128}).axis, -1);  // after the all-reduce
+}
