@@ -134,6 +134,11 @@ def stream_rates_mb_s(prof):
     return {"L2": l2, "MRAM": mram, "L3": l3}
 
 
+def where(p):
+    l2, m, l3 = weights_on_chip(p)
+    return f"{l2 / 1e6:.2f} MB in L2, {m / 1e6:.2f} MB in the weight memory, {l3 / 1e6:.2f} MB in L3"
+
+
 def weights_on_chip(p):
     """(L2, MRAM, L3) weight bytes of the chip with the most weights on chip."""
     c = max(p["summary"]["per_chip"],
@@ -338,12 +343,13 @@ def why(exps):
                + (f", speedup {m4['speedup']:.2f}x vs 4.7x" if m4.get("speedup") not in ("", None) else "")
                + ".** Latency: " + ", ".join(f"{k} {fmt(v, 'ms')} ({pct(v, lat):.0f} %)" for k, v in parts)
                + f"; {n_ar:.0f} all-reduces per forward at {cyc_ar / freq_mhz(m4):,.0f} us each. "
-               + "Energy: " + ", ".join(f"{k} {fmt(v, 'mJ')} ({pct(v, tot):.0f} %)" for k, v in terms) + ".")
+               + "Energy: " + ", ".join(f"{k} {fmt(v, 'mJ')} ({pct(v, tot):.0f} %)" for k, v in terms)
+               + ". Weights per chip: " + where(m4) + ".")
         if m1:
             g1 = plot.latency_groups_ms(m1["summary"])
             top1 = max(g1.items(), key=lambda kv: kv[1])
             txt += (f" One chip: {fmt(m1['latency_ms'], 'ms')} (paper, derived: 182 ms), "
-                    f"{pct(top1[1], m1['latency_ms']):.0f} % in {top1[0]}.")
+                    f"{pct(top1[1], m1['latency_ms']):.0f} % in {top1[0]}; weights: {where(m1)}.")
         out.append(txt)
     sc = exps.get("tinyllama-scaled")
     s64, s1 = find(sc, chips=64), find(sc, chips=1)

@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PAPER_SPEEDUP = {("tinyllama-42m", 8): 26.1, ("mobilebert", 4): 4.7, ("tinyllama-scaled-64", 64): 60.1}
 PAPER_EDP_GAIN = {("tinyllama-42m", 8): 27.2}
 
+PAPER_ORDER = ["tinyllama-ar", "tinyllama-prompt", "mobilebert", "tinyllama-scaled", "sensitivity"]
+
 ENERGY_TERMS = ["compute", "L1", "L2", "MRAM", "L3", "link", "active", "idle"]
 ENERGY_COLORS = {"compute": "#4c72b0", "L1": "#8fb3e0", "L2": "#55a868", "MRAM": "#c44e52",
                  "L3": "#8172b2", "link": "#dd8452", "active": "#937860", "idle": "#bbbbbb"}
@@ -148,7 +150,9 @@ def load(dirs):
             exps.append(Experiment(d))
         except FileNotFoundError as e:
             print(f"plot: skipping {d}: {e}", file=sys.stderr)
-    return exps
+    # the paper's order, so that colours do not depend on the order of the arguments
+    rank = {n: i for i, n in enumerate(PAPER_ORDER)}
+    return sorted(exps, key=lambda e: (rank.get(e.name, len(rank)), e.name))
 
 
 def unit_of(p):
@@ -323,6 +327,11 @@ def sensitivity_rows(exp):
 # ---------------------------------------------------------------------------------------------
 # Figures
 # ---------------------------------------------------------------------------------------------
+def _x(v):
+    """A ratio for a legend: 3 significant digits, no exponent."""
+    return f"{v:,.0f}x" if v >= 100 else f"{v:.3g}x"
+
+
 def _plt():
     import matplotlib
     matplotlib.use("Agg")
@@ -401,7 +410,7 @@ def plot_speedup(exps, out, dpi):
             c, m = next(style)
             xs = [p["chips"] for p in pts if p.get("speedup") != ""]
             ys = [p["speedup"] for p in pts if p.get("speedup") != ""]
-            ax.plot(xs, ys, marker=m, color=c, label=f"{label}: {ys[-1]:.1f}x at {xs[-1]}")
+            ax.plot(xs, ys, marker=m, color=c, label=f"{label}: {_x(ys[-1])} at {xs[-1]}")
         ax.plot(chips, chips, "k--", lw=1, label="ideal (linear)")
         shown = set()
         for e, _, pts in group:
@@ -442,7 +451,7 @@ def plot_edp(exps, out, dpi):
                 label=f"{label} ({unit_of(pts[0])})")
         g = [(p["chips"], p["edp_gain"]) for p in pts if p.get("edp_gain") != ""]
         if len(g) > 1:
-            a2.plot(*zip(*g), marker=m, color=c, label=f"{label}: {g[-1][1]:.3g}x at {g[-1][0]}")
+            a2.plot(*zip(*g), marker=m, color=c, label=f"{label}: {_x(g[-1][1])} at {g[-1][0]}")
     for (model, n), v in PAPER_EDP_GAIN.items():
         if any(pts[0]["model"] == model and n in [p["chips"] for p in pts] for _, _, pts in series):
             a2.plot([n], [v], marker="*", ms=14, color="black", ls="none",
