@@ -60,6 +60,7 @@ struct RunOptions {
   bool compare_fp32 = false;
   bool hash_all_steps = false;
   bool cost_only = false;
+  std::string trace;
   bool quiet = false;
   // MobileBERT (cmd_run_mobilebert.cpp): which options were given, and where its FFNs run.
   bool model_given = false, mode_given = false, seq_given = false;
@@ -139,25 +140,23 @@ Fp32Comparison compare_fp32(const weights::FloatModel &fp, const std::vector<int
   return c;
 }
 
-std::vector<nlohmann::json> gather_json(const mpi::Cluster &cluster, const nlohmann::json &mine) {
-  const std::string s = mine.dump();
-  int n = static_cast<int>(s.size());
-  std::vector<int> counts(cluster.size()), displs(cluster.size());
-  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, cluster.comm());
-  std::string all;
-  if (cluster.rank() == 0) {
-    int total = 0;
-    for (int r = 0; r < cluster.size(); ++r) displs[r] = total, total += counts[r];
-    all.resize(total);
-  }
-  MPI_Gatherv(s.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, 0,
-              cluster.comm());
-  std::vector<nlohmann::json> out;
+}  // namespace
+
+// --trace: every chip's events gathered on rank 0 and written as one Chrome trace.
+void write_trace(const std::string &path, const mpi::Cluster &cluster, const runtime::Trace &trace,
+                 const chip::Profile &profile, const std::string &model) {
+  if (path.empty()) return;
+  const auto events =
+      runtime::gather_json(cluster, trace.events_json(cluster.rank(), profile.freq_mhz));
   if (cluster.rank() == 0)
-    for (int r = 0; r < cluster.size(); ++r)
-      out.push_back(nlohmann::json::parse(all.substr(displs[r], counts[r])));
-  return out;
+    runtime::write_chrome_trace(path, cluster.size(), events,
+                                {{"model", model},
+                                 {"profile", profile.name},
+                                 {"freq_mhz", profile.freq_mhz},
+                                 {"time", "simulated"}});
 }
+
+namespace {
 
 int run_job(const RunOptions &o, const std::string &options_text) {
   mpi::Cluster cluster(MPI_COMM_WORLD);
@@ -185,6 +184,7 @@ int run_job(const RunOptions &o, const std::string &options_text) {
                             .cache_dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir,
                             .out_dir = o.out_dir,
                             .summary_json = o.summary_json,
+                            .trace = o.trace,
                             .baseline = o.baseline,
                             .compare_fp32 = o.compare_fp32,
                             .hash_all_steps = o.hash_all_steps,
@@ -228,8 +228,12 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   if (!o.quiet && cluster.rank() == 0)
     std::fprintf(stderr, "mcuemu: running %s on %d chip(s): %d prompt tokens, %d decode steps\n",
                  q.config.name.c_str(), cluster.size(), o.prompt_tokens, o.tokens);
+  runtime::Trace trace;
+  if (!o.trace.empty()) rc.trace = &trace;
   const auto r = runtime::run_llama(q, plan.chips[cluster.rank()], cluster, chip, rc);
-  const auto chips = gather_json(cluster, runtime::chip_json(chip, plan.chips[cluster.rank()], r));
+  write_trace(o.trace, cluster, trace, profile, q.config.name);
+  const auto chips =
+      runtime::gather_json(cluster, runtime::chip_json(chip, plan.chips[cluster.rank()], r));
   if (cluster.rank() != 0) return 0;
 
   runtime::ReportInput in;
@@ -356,6 +360,8 @@ int run(const std::vector<std::string> &args) {
       "all-reduce algorithm: tree (hierarchical), ring, direct")(
       "out", po::value(&o.out_dir)->default_value(o.out_dir),
       "directory for results.h5 and results.csv")(
+      "trace", po::value(&o.trace),
+      "write a Chrome trace-event timeline of the simulated run (open it in Perfetto)")(
       "summary-json", po::value(&o.summary_json),
       "write the machine-readable summary to this file")(
       "baseline", po::value(&o.baseline)->default_value(0),

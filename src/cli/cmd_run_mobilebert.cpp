@@ -69,27 +69,6 @@ std::string ensure_default_model(const EncoderJobOptions &o, const mpi::Cluster 
   return path;
 }
 
-std::vector<nlohmann::json> gather_json(const mpi::Cluster &cluster, const nlohmann::json &mine) {
-  const std::string s = mine.dump();
-  int n = static_cast<int>(s.size());
-  std::vector<int> counts(static_cast<size_t>(cluster.size())),
-      displs(static_cast<size_t>(cluster.size()));
-  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, cluster.comm());
-  std::string all;
-  if (cluster.rank() == 0) {
-    int total = 0;
-    for (size_t r = 0; r < counts.size(); ++r) displs[r] = total, total += counts[r];
-    all.resize(static_cast<size_t>(total));
-  }
-  MPI_Gatherv(s.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, 0,
-              cluster.comm());
-  std::vector<nlohmann::json> out;
-  if (cluster.rank() == 0)
-    for (size_t r = 0; r < counts.size(); ++r)
-      out.push_back(nlohmann::json::parse(
-          all.substr(static_cast<size_t>(displs[r]), static_cast<size_t>(counts[r]))));
-  return out;
-}
 
 std::vector<int32_t> widen(const std::vector<int8_t> &v) {
   return std::vector<int32_t>(v.begin(), v.end());
@@ -146,9 +125,12 @@ int run_encoder_job(const EncoderJobOptions &o, mpi::Cluster &cluster,
   if (!o.quiet && cluster.rank() == 0)
     std::fprintf(stderr, "mcuemu: running the %s encoder on %d chip(s): %d tokens, FFNs %s\n",
                  c.name.c_str(), cluster.size(), rc.seq, runtime::ffn_placement_name(ffn));
+  runtime::Trace trace;
+  if (!o.trace.empty()) rc.trace = &trace;
   const auto r = runtime::run_mobilebert(q, plan.chips[cluster.rank()], cluster, chip, rc);
+  write_trace(o.trace, cluster, trace, profile, q.config.name);
   const auto chips =
-      gather_json(cluster, runtime::encoder_chip_json(chip, plan.chips[cluster.rank()], r, ffn));
+      runtime::gather_json(cluster, runtime::encoder_chip_json(chip, plan.chips[cluster.rank()], r, ffn));
   if (cluster.rank() != 0) return 0;
 
   runtime::ReportInput in;

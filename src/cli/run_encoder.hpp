@@ -7,6 +7,7 @@
 
 #include "chip/profile.hpp"
 #include "mpi/cluster.hpp"
+#include "runtime/trace.hpp"
 
 namespace mcuemu::cli {
 
@@ -26,7 +27,7 @@ struct EncoderJobOptions {
   uint64_t seed = 1, model_seed = 1;
   int calib_tokens = 64;  // the default model calibrates on max(this, the default seq) tokens
   std::string cache_dir;  // where the default model is cached (resolved by the caller)
-  std::string out_dir, summary_json;
+  std::string out_dir, summary_json, trace;
   int baseline = 0;
   bool compare_fp32 = false, hash_all_steps = false, cost_only = false, quiet = false;
 };
@@ -39,5 +40,10 @@ bool is_mobilebert_run(const std::string &model, const std::string &weights);
 // writes the report on rank 0. Returns the exit code; throws on errors (the caller ends the job).
 int run_encoder_job(const EncoderJobOptions &o, mpi::Cluster &cluster,
                     const chip::Profile &profile);
+
+// --trace: every chip's events gathered on rank 0 and written as one Chrome trace (no-op when
+// path is empty). Defined in cmd_run.cpp.
+void write_trace(const std::string &path, const mpi::Cluster &cluster, const runtime::Trace &trace,
+                 const chip::Profile &profile, const std::string &model);
 
 }  // namespace mcuemu::cli

@@ -1,5 +1,8 @@
 #include "runtime/chip_meter.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -65,24 +68,69 @@ void ChipMeter::charge_linear(int layer, const std::string &weight, int tokens, 
                              ? chip_.cost().price_gemv(out, in, it->second, out_bytes)
                              : chip_.cost().price_gemm(tokens, out, in, it->second, out_bytes);
 
-  chip_.ledger().charge(c, layer, kind);
+  charge(c, layer, kind,
+         {{"op", kind},
+          {"weight", weight},
+          {"tokens", tokens},
+          {"out", out},
+          {"in", in},
+          {"weight_level", std::string(chip::level_name(it->second))}});
+}
+
+void ChipMeter::charge(const chip::OpCost &c, int layer, const std::string &label,
+                       nlohmann::json shape) {
+  const int64_t start = chip_.ledger().now();
+  const double e0 = chip_.ledger().total().energy.total_pj();
+  chip_.ledger().charge(c, layer, label);
+  if (!trace_) return;
+  const int64_t dur = chip_.ledger().now() - start;
+  shape["energy_pj"] = chip_.ledger().total().energy.total_pj() - e0;
+  shape["macs"] = c.macs;
+  shape["elements"] = c.elements;
+  shape["compute_cycles"] = c.compute_cycles;
+  shape["dma_cycles"] = c.dma_cycles;
+  trace_->slice(Trace::Compute, label, layer, start, dur, shape);
+  if (c.dma_cycles > 0)
+    trace_->slice(Trace::Dma, label, layer, start,
+                  std::min<int64_t>(dur, static_cast<int64_t>(std::ceil(c.dma_cycles))),
+                  {{"op", label}, {"dma_cycles", c.dma_cycles}});
 }
 
 void ChipMeter::matmul(int layer, const char *op, int M, int N, int K) {
   // Both operands are activations / KV cache in L2.
-  chip_.ledger().charge(chip_.cost().price_gemm(M, N, K, chip::Level::L2, 4), layer, op);
+  charge(chip_.cost().price_gemm(M, N, K, chip::Level::L2, 4), layer, op,
+         {{"op", op}, {"M", M}, {"N", N}, {"K", K}});
 }
 
 void ChipMeter::nonlinear(int layer, Nonlinear kind, int64_t elements) {
   const chip::OpCost c = kind == Nonlinear::Copy
                              ? chip_.cost().price_copy(elements, chip::Level::L2, chip::Level::L2)
                              : chip_.cost().price_eltwise(op_kind(kind), elements);
-  chip_.ledger().charge(c, layer, nonlinear_name(kind));
+  charge(c, layer, nonlinear_name(kind), {{"op", nonlinear_name(kind)}, {"elements", elements}});
 }
 
 void ChipMeter::sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) {
+  const double e0 = chip_.ledger().total().energy.total_pj();
   chip_.ledger().wait_until(t.latest, layer);
   chip_.ledger().charge_link(t.bytes_sent, t.link_cycles, layer, sync_name(kind));
+  if (!trace_) return;
+  if (t.latest > t.arrival)
+    trace_->slice(Trace::Link, "wait", layer, t.arrival, t.latest - t.arrival,
+                  {{"op", "wait"}, {"for", sync_name(kind)}});
+  trace_->slice(Trace::Link, sync_name(kind), layer, t.latest, t.end - t.latest,
+                {{"op", sync_name(kind)},
+                 {"bytes_sent", t.bytes_sent},
+                 {"messages", t.messages_sent},
+                 {"idle_cycles", t.idle_cycles},
+                 {"energy_pj", chip_.ledger().total().energy.total_pj() - e0}});
+  // A marker for every synchronisation inside a block (not the exchanges at the edges).
+  const char *mark = kind == SyncKind::AttentionAllreduce    ? "sync 1 (attention)"
+                     : kind == SyncKind::FfnAllreduce        ? "sync 2 (ffn)"
+                     : kind == SyncKind::BottleneckAllreduce ? "sync (bottleneck)"
+                                                             : nullptr;
+  if (mark)
+    trace_->marker(Trace::Link, fmt::format("{} L{}", mark, layer), layer, t.latest,
+                   {{"op", sync_name(kind)}});
 }
 
 mpi::LinkModel link_model(const chip::Profile &p) {

@@ -8,6 +8,7 @@
 #include "chip/chip.hpp"
 #include "chip/placement.hpp"
 #include "runtime/meter.hpp"
+#include "runtime/trace.hpp"
 
 namespace mcuemu::runtime {
 
@@ -20,11 +21,16 @@ class ChipMeter final : public Meter {
   void nonlinear(int layer, Nonlinear kind, int64_t elements) override;
   void sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) override;
   int64_t clock() const override { return chip_.ledger().now(); }
+  // Record every op into `trace` (nullptr: no trace).
+  void set_trace(Trace *trace) { trace_ = trace; }
 
  private:
   void charge_linear(int layer, const std::string &weight, int tokens, int out, int in,
                      int64_t out_bytes);
+  // Charges `c` and, when tracing, records it on the compute track (and its DMA share).
+  void charge(const chip::OpCost &c, int layer, const std::string &label, nlohmann::json shape);
   chip::Chip &chip_;
+  Trace *trace_ = nullptr;
   std::unordered_map<std::string, chip::Level> level_;  // weight name -> level
 };
 

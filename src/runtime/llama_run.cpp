@@ -75,6 +75,7 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   r.activation_bytes = shard.activation_bytes();
 
   ChipMeter chip_meter(chip, r.placement);
+  chip_meter.set_trace(cfg.trace);
   meter.to = &chip_meter;
 
   auto keep_logits = [&](bool keep) {

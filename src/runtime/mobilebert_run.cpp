@@ -63,6 +63,7 @@ EncoderRunResult run_mobilebert(const weights::QMobileBertModel &model, const mo
   r.ffn = shard.ffn_range();
 
   ChipMeter chip_meter(chip, r.placement);
+  chip_meter.set_trace(cfg.trace);
   meter.to = &chip_meter;
 
   r.tokens = prompt_ids(c.vocab_size, cfg.seq, cfg.seed);

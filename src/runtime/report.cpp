@@ -18,6 +18,26 @@ const char *git_revision() {
   return MCUEMU_GIT_REV;
 }
 
+std::vector<json> gather_json(const mpi::Cluster &cluster, const json &mine) {
+  const std::string s = mine.dump();
+  int n = static_cast<int>(s.size());
+  std::vector<int> counts(cluster.size()), displs(cluster.size());
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, cluster.comm());
+  std::string all;
+  if (cluster.rank() == 0) {
+    int total = 0;
+    for (int r = 0; r < cluster.size(); ++r) displs[r] = total, total += counts[r];
+    all.resize(total);
+  }
+  MPI_Gatherv(s.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, 0,
+              cluster.comm());
+  std::vector<json> out;
+  if (cluster.rank() == 0)
+    for (int r = 0; r < cluster.size(); ++r)
+      out.push_back(json::parse(all.substr(displs[r], counts[r])));
+  return out;
+}
+
 std::string logits_hash(const std::vector<int32_t> &logits) {
   uint64_t h = 1469598103934665603ull;
   for (int32_t v : logits) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "chip/profile.hpp"
+#include "mpi/cluster.hpp"
 #include "weights/config.hpp"
 
 namespace mcuemu::runtime {
@@ -33,6 +34,8 @@ std::string logits_hash(const std::vector<int32_t> &logits);
 std::string format_summary(const nlohmann::json &s);
 // results.h5 and results.csv into `dir` (created if needed), both written atomically.
 void write_results(const std::string &dir, const nlohmann::json &summary);
+// Every rank's JSON, in rank order, on rank 0 (empty elsewhere). Outside the modelled schedule.
+std::vector<nlohmann::json> gather_json(const mpi::Cluster &cluster, const nlohmann::json &mine);
 // The git revision the binary was built from ("unknown" outside a checkout).
 const char *git_revision();
 
