@@ -69,7 +69,6 @@ std::string ensure_default_model(const EncoderJobOptions &o, const mpi::Cluster 
   return path;
 }
 
-
 std::vector<int32_t> widen(const std::vector<int8_t> &v) {
   return std::vector<int32_t>(v.begin(), v.end());
 }
@@ -129,8 +128,8 @@ int run_encoder_job(const EncoderJobOptions &o, mpi::Cluster &cluster,
   if (!o.trace.empty()) rc.trace = &trace;
   const auto r = runtime::run_mobilebert(q, plan.chips[cluster.rank()], cluster, chip, rc);
   write_trace(o.trace, cluster, trace, profile, q.config.name);
-  const auto chips =
-      runtime::gather_json(cluster, runtime::encoder_chip_json(chip, plan.chips[cluster.rank()], r, ffn));
+  const auto chips = runtime::gather_json(
+      cluster, runtime::encoder_chip_json(chip, plan.chips[cluster.rank()], r, ffn));
   if (cluster.rank() != 0) return 0;
 
   runtime::ReportInput in;

@@ -12,14 +12,14 @@
 #include "chip/placement.hpp"
 #include "model/partition.hpp"
 #include "mpi/cluster.hpp"
-#include "runtime/trace.hpp"
 #include "runtime/llama_chip.hpp"
+#include "runtime/trace.hpp"
 #include "weights/qmodel.hpp"
 
 namespace mcuemu::runtime {
 
 struct RunConfig {
-  Trace *trace = nullptr;  // --trace: record every op of this chip (nullptr: off)
+  Trace *trace = nullptr;   // --trace: record every op of this chip (nullptr: off)
   std::string mode = "ar";  // "ar": greedy decoding with the KV cache; "prompt": S tokens at once
   int seq = 64;             // --seq S for prompt mode
   int prompt_tokens = 4;    // --prompt-tokens P: prompt ids drawn from --seed

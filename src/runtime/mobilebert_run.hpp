@@ -13,8 +13,8 @@
 #include "chip/placement.hpp"
 #include "model/partition.hpp"
 #include "mpi/cluster.hpp"
-#include "runtime/trace.hpp"
 #include "runtime/mobilebert_chip.hpp"
+#include "runtime/trace.hpp"
 #include "weights/qmodel.hpp"
 
 namespace mcuemu::runtime {
@@ -27,7 +27,7 @@ inline constexpr int kMobileBertDefaultSeq = 128;
 int default_encoder_seq(const weights::ModelConfig &c);
 
 struct EncoderRunConfig {
-  Trace *trace = nullptr;  // --trace: record every op of this chip (nullptr: off)
+  Trace *trace = nullptr;           // --trace: record every op of this chip (nullptr: off)
   int seq = kMobileBertDefaultSeq;  // tokens in the forward (ids drawn from seed)
   uint64_t seed = 1;
   mpi::AllreduceAlgo algo = mpi::AllreduceAlgo::Tree;

@@ -50,7 +50,7 @@ TEST(Partition, MoreChipsThanHeadsNamesTheScaledConfigurations) {
   try {
     model::make_plan(c, 16);
     ADD_FAILURE() << "16 chips accepted for 8 heads";
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::invalid_argument &e) {
     EXPECT_THAT(e.what(), HasSubstr("at most 8 chips, not 16"));
     EXPECT_THAT(e.what(), HasSubstr("tinyllama-scaled-16"));
     EXPECT_THAT(e.what(), HasSubstr("tinyllama-scaled-64"));

@@ -16,12 +16,12 @@ using ::testing::HasSubstr;
 
 namespace {
 
-const weights::FloatModel& tiny_fp32() {
+const weights::FloatModel &tiny_fp32() {
   static const auto m = weights::synthetic_llama(weights::config_by_name("tinyllama-tiny"), 5);
   return m;
 }
 
-const weights::QLlamaModel& tiny_q() {
+const weights::QLlamaModel &tiny_q() {
   static const auto q = [] {
     model::QuantizeOptions o;
     o.calib_tokens = 12;
@@ -30,7 +30,7 @@ const weights::QLlamaModel& tiny_q() {
   return q;
 }
 
-std::string tmp(const std::string& name) {
+std::string tmp(const std::string &name) {
   return (std::filesystem::temp_directory_path() / ("mcuemu_test_quantize_" + name)).string();
 }
 
@@ -63,14 +63,15 @@ TEST(Quantize, SharedShiftFitsTheLargestMultiplier) {
 }
 
 TEST(Quantize, WeightsArePerChannelSymmetricInt8) {
-  const auto& q = tiny_q();
-  const auto& c = q.config;
-  for (const auto& L : q.layers) {
-    for (const auto* lin : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w3, &L.w2}) {
+  const auto &q = tiny_q();
+  const auto &c = q.config;
+  for (const auto &L : q.layers) {
+    for (const auto *lin : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w1, &L.w3, &L.w2}) {
       ASSERT_EQ(lin->w.size(), static_cast<size_t>(lin->out) * lin->in);
       for (int o = 0; o < lin->out; ++o) {
         int mx = 0;
-        for (int i = 0; i < lin->in; ++i) mx = std::max(mx, std::abs(int{lin->w[static_cast<size_t>(o) * lin->in + i]}));
+        for (int i = 0; i < lin->in; ++i)
+          mx = std::max(mx, std::abs(int{lin->w[static_cast<size_t>(o) * lin->in + i]}));
         EXPECT_EQ(mx, 127) << "each output channel's largest weight maps to 127";
         EXPECT_GT(lin->rq_mul[o], 0);
         EXPECT_EQ(lin->rq_add[o], 1 << (lin->rq_shift - 1)) << "round half up";
@@ -96,7 +97,7 @@ TEST(Quantize, Int8FileRoundTripsEveryConstant) {
   const std::string path = tmp("rt.h5");
   weights::write_qllama(path, tiny_q(), "test");
   const auto back = weights::read_qllama(path);
-  const auto& a = tiny_q();
+  const auto &a = tiny_q();
   EXPECT_EQ(back.config.name, a.config.name);
   EXPECT_EQ(back.token_embedding, a.token_embedding);
   EXPECT_EQ(back.rope_cos, a.rope_cos);
@@ -124,7 +125,7 @@ TEST(Quantize, Int8ReaderRejectsFp32AndMissingData) {
   try {
     weights::read_qllama(fp);
     ADD_FAILURE() << "fp32 file accepted as int8";
-  } catch (const weights::FileError& e) {
+  } catch (const weights::FileError &e) {
     EXPECT_THAT(e.what(), HasSubstr("expected an int8 model"));
   }
   // An int8 file with one dataset removed.
@@ -137,7 +138,7 @@ TEST(Quantize, Int8ReaderRejectsFp32AndMissingData) {
   try {
     weights::read_qllama(q);
     ADD_FAILURE() << "missing dataset accepted";
-  } catch (const weights::FileError& e) {
+  } catch (const weights::FileError &e) {
     EXPECT_THAT(e.what(), HasSubstr("/layers/1/w3/rq_mul"));
   }
   std::filesystem::remove(fp);

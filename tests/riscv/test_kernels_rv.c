@@ -36,12 +36,12 @@ static inline uint32_t rv_instret(void) {
 
 static uint32_t instret_overhead; /* two back-to-back reads; subtracted from every measurement */
 
-#define MEASURE(r, call)                                 \
-  do {                                                   \
-    const uint32_t t0_ = rv_instret();                   \
-    call;                                                \
-    const uint32_t t1_ = rv_instret();                   \
-    (r)->instret = t1_ - t0_ - instret_overhead;         \
+#define MEASURE(r, call)                         \
+  do {                                           \
+    const uint32_t t0_ = rv_instret();           \
+    call;                                        \
+    const uint32_t t1_ = rv_instret();           \
+    (r)->instret = t1_ - t0_ - instret_overhead; \
   } while (0)
 
 /* ------------------------------------------------------------------------------------------- */
@@ -109,25 +109,34 @@ static const rv_array_t *find(ctx_t *x, const char *key) {
 
 static const char *dtype_name(rv_dtype_t t) {
   switch (t) {
-    case RV_I8: return "int8";
-    case RV_I16: return "int16";
-    case RV_I32: return "int32";
-    case RV_I64: return "int64";
+    case RV_I8:
+      return "int8";
+    case RV_I16:
+      return "int16";
+    case RV_I32:
+      return "int32";
+    case RV_I64:
+      return "int64";
   }
   return "?";
 }
 
 static size_t dtype_size(rv_dtype_t t) {
   switch (t) {
-    case RV_I8: return 1;
-    case RV_I16: return 2;
-    case RV_I32: return 4;
-    case RV_I64: return 8;
+    case RV_I8:
+      return 1;
+    case RV_I16:
+      return 2;
+    case RV_I32:
+      return 4;
+    case RV_I64:
+      return 8;
   }
   return 0;
 }
 
-/* Dataset `key` of dtype t with exactly n elements (n == SIZE_MAX: any length, stored in *n_out). */
+/* Dataset `key` of dtype t with exactly n elements (n == SIZE_MAX: any length, stored in *n_out).
+ */
 static const void *arr(ctx_t *x, const char *key, rv_dtype_t t, size_t n, size_t *n_out) {
   const rv_array_t *a = find(x, key);
   if (!a) return NULL;
@@ -146,10 +155,14 @@ static const void *arr(ctx_t *x, const char *key, rv_dtype_t t, size_t n, size_t
 
 static int64_t get(const void *p, rv_dtype_t t, size_t i) {
   switch (t) {
-    case RV_I8: return ((const int8_t *)p)[i];
-    case RV_I16: return ((const int16_t *)p)[i];
-    case RV_I32: return ((const int32_t *)p)[i];
-    case RV_I64: return ((const int64_t *)p)[i];
+    case RV_I8:
+      return ((const int8_t *)p)[i];
+    case RV_I16:
+      return ((const int16_t *)p)[i];
+    case RV_I32:
+      return ((const int32_t *)p)[i];
+    case RV_I64:
+      return ((const int64_t *)p)[i];
   }
   return 0;
 }
@@ -176,8 +189,8 @@ typedef struct {
 
 /* Checks `want` against the output the kernel will write, prepares the buffer, records the shape.
  * Returns the output pointer, or NULL if the case is malformed (no call then). */
-static void *begin(ctx_t *x, run_t *r, rv_dtype_t t, size_t n_out, uint64_t units,
-                   const char *unit, const char *shape_fmt, ...) {
+static void *begin(ctx_t *x, run_t *r, rv_dtype_t t, size_t n_out, uint64_t units, const char *unit,
+                   const char *shape_fmt, ...) {
   va_list ap;
   va_start(ap, shape_fmt);
   vsnprintf(r->shape, sizeof r->shape, shape_fmt, ap);
@@ -214,7 +227,7 @@ static void run_rqs(ctx_t *x, run_t *r) {
 static void run_rqs_per_channel(ctx_t *x, run_t *r) {
   const size_t rows = asz(x, "rows"), ch = asz(x, "channels"), n = mulz(x, rows, ch);
   const int32_t *mul = arr(x, "mul", RV_I32, ch, NULL), *add = arr(x, "add", RV_I32, ch, NULL);
-  const mcu_rqs_pc_t p = {mul,         add,          a32(x, "zx"), a32(x, "shift"),
+  const mcu_rqs_pc_t p = {mul,          add,          a32(x, "zx"), a32(x, "shift"),
                           a32(x, "zy"), a32(x, "lo"), a32(x, "hi")};
   const int32_t *in = arr(x, "x", RV_I32, n, NULL);
   int8_t *y = begin(x, r, RV_I8, n, n, "elem", "rows=%zu ch=%zu", rows, ch);
@@ -239,8 +252,8 @@ static void run_gemv(ctx_t *x, run_t *r) {
   const int8_t *W = arr(x, "W", RV_I8, mulz(x, out, in), NULL);
   const int8_t *v = arr(x, "x", RV_I8, in, NULL);
   const int32_t *bias = has_bias ? arr(x, "bias", RV_I32, out, NULL) : NULL;
-  int32_t *y = begin(x, r, RV_I32, out, (uint64_t)out * in, "MAC", "out=%zu in=%zu%s%s%s", out,
-                     in, has_bias ? " +b" : "", p.x_off ? " +xo" : "", p.w_off ? " +wo" : "");
+  int32_t *y = begin(x, r, RV_I32, out, (uint64_t)out * in, "MAC", "out=%zu in=%zu%s%s%s", out, in,
+                     has_bias ? " +b" : "", p.x_off ? " +xo" : "", p.w_off ? " +wo" : "");
   if (y) MEASURE(r, mcu_gemv_s8_s32(&p, W, v, bias, y, out, in));
 }
 
@@ -253,16 +266,16 @@ static void run_gemm(ctx_t *x, run_t *r) {
   const int8_t *A = arr(x, "A", RV_I8, mulz(x, M, lda), NULL);
   const int8_t *B = arr(x, "B", RV_I8, mulz(x, N, ldb), NULL);
   const int32_t *bias = has_bias ? arr(x, "bias", RV_I32, N, NULL) : NULL;
-  int32_t *y = begin(x, r, RV_I32, mulz(x, M, ldy), (uint64_t)M * N * K, "MAC",
-                     "M=%zu N=%zu K=%zu%s%s%s", M, N, K, has_bias ? " +b" : "",
-                     p.a_off ? " +ao" : "", p.b_off ? " +bo" : "");
+  int32_t *y =
+      begin(x, r, RV_I32, mulz(x, M, ldy), (uint64_t)M * N * K, "MAC", "M=%zu N=%zu K=%zu%s%s%s", M,
+            N, K, has_bias ? " +b" : "", p.a_off ? " +ao" : "", p.b_off ? " +bo" : "");
   if (y) MEASURE(r, mcu_gemm_s8_s32(&p, A, lda, B, ldb, bias, y, ldy, M, N, K));
 }
 
 static void run_add_rq(ctx_t *x, run_t *r) {
-  const mcu_add_rq_t p = {a32(x, "za"),  a32(x, "zb"),    a32(x, "mul_a"),
+  const mcu_add_rq_t p = {a32(x, "za"),    a32(x, "zb"),  a32(x, "mul_a"),
                           a32(x, "mul_b"), a32(x, "add"), a32(x, "shift"),
-                          a32(x, "zy"),  a32(x, "lo"),    a32(x, "hi")};
+                          a32(x, "zy"),    a32(x, "lo"),  a32(x, "hi")};
   size_t n = 0;
   const int8_t *a = arr(x, "a", RV_I8, ANY, &n);
   const int8_t *b = arr(x, "b", RV_I8, n, NULL);
@@ -271,8 +284,8 @@ static void run_add_rq(ctx_t *x, run_t *r) {
 }
 
 static void run_mul_rq(ctx_t *x, run_t *r) {
-  const mcu_mul_rq_t p = {a32(x, "za"), a32(x, "zb"), a32(x, "mul"), a32(x, "add"),
-                          a32(x, "shift"), a32(x, "zy"), a32(x, "lo"), a32(x, "hi")};
+  const mcu_mul_rq_t p = {a32(x, "za"),    a32(x, "zb"), a32(x, "mul"), a32(x, "add"),
+                          a32(x, "shift"), a32(x, "zy"), a32(x, "lo"),  a32(x, "hi")};
   size_t n = 0;
   const int8_t *a = arr(x, "a", RV_I8, ANY, &n);
   const int8_t *b = arr(x, "b", RV_I8, n, NULL);
@@ -337,8 +350,12 @@ static void run_rmsnorm(ctx_t *x, run_t *r) {
 static void run_layernorm(ctx_t *x, run_t *r) {
   const size_t rows = asz(x, "rows"), D = asz(x, "D"), n = mulz(x, rows, D);
   need(x, D >= 1, "D >= 1");
-  const mcu_layernorm_t p = {arr(x, "w", RV_I32, D, NULL), arr(x, "bias", RV_I32, D, NULL),
-                             a32(x, "zx"), a32(x, "log2D"), a32(x, "zy"), a32(x, "k")};
+  const mcu_layernorm_t p = {arr(x, "w", RV_I32, D, NULL),
+                             arr(x, "bias", RV_I32, D, NULL),
+                             a32(x, "zx"),
+                             a32(x, "log2D"),
+                             a32(x, "zy"),
+                             a32(x, "k")};
   const int8_t *in = arr(x, "x", RV_I8, n, NULL);
   int8_t *y = begin(x, r, RV_I8, n, n, "elem", "rows=%zu D=%zu k=%" PRId32, rows, D, p.k);
   if (y) MEASURE(r, mcu_layernorm_s8(&p, in, y, rows, D));
@@ -346,8 +363,12 @@ static void run_layernorm(ctx_t *x, run_t *r) {
 
 static void run_nonorm(ctx_t *x, run_t *r) {
   const size_t rows = asz(x, "rows"), D = asz(x, "D"), n = mulz(x, rows, D);
-  const mcu_nonorm_t p = {arr(x, "mul", RV_I32, D, NULL), arr(x, "add", RV_I32, D, NULL),
-                          a32(x, "zx"), a32(x, "shift"), a32(x, "zy"), a32(x, "lo"),
+  const mcu_nonorm_t p = {arr(x, "mul", RV_I32, D, NULL),
+                          arr(x, "add", RV_I32, D, NULL),
+                          a32(x, "zx"),
+                          a32(x, "shift"),
+                          a32(x, "zy"),
+                          a32(x, "lo"),
                           a32(x, "hi")};
   const int8_t *in = arr(x, "x", RV_I8, n, NULL);
   int8_t *y = begin(x, r, RV_I8, n, n, "elem", "rows=%zu D=%zu", rows, D);
@@ -481,8 +502,8 @@ static int run_case(size_t ci, FILE *csv) {
   char pu[24];
   per_unit(pu, sizeof pu, r.instret, r.units);
   const char *status = fail ? "FAIL" : "ok";
-  printf("%-15s %-20s %-32s %7" PRIu64 " %-4s %9" PRIu32 " %9s  %s\n", c->kernel, c->name,
-         r.shape, r.units, r.unit ? r.unit : "-", r.instret, pu, status);
+  printf("%-15s %-20s %-32s %7" PRIu64 " %-4s %9" PRIu32 " %9s  %s\n", c->kernel, c->name, r.shape,
+         r.units, r.unit ? r.unit : "-", r.instret, pu, status);
   if (csv)
     fprintf(csv, "%s,%s,%s,%" PRIu64 ",%s,%" PRIu32 ",%s,%s\n", c->kernel, c->name, r.shape,
             r.units, r.unit ? r.unit : "", r.instret, pu, status);
@@ -526,8 +547,7 @@ int main(void) {
   }
   instret_overhead = best;
 
-  printf("mcuemu kernels on rv32imc: %u golden cases, instret overhead %" PRIu32
-         " subtracted\n",
+  printf("mcuemu kernels on rv32imc: %u golden cases, instret overhead %" PRIu32 " subtracted\n",
          RV_N_CASES, instret_overhead);
   FILE *csv = fopen("instret.csv", "w");
   if (csv)

@@ -116,7 +116,7 @@ TEST(WeightsSharding, RulesForInt8MobileBertBottlenecks) {
   const auto c = w::config_by_name("mobilebert");
   const w::SplitRules rules(c);
   EXPECT_EQ(rules.split_for("/layers/0/bn_in_w", {128, 512}).axis, 1);
-  EXPECT_EQ(rules.split_for("/layers/0/bn_in/w", {128, 512}).axis, 1);   // residual columns
+  EXPECT_EQ(rules.split_for("/layers/0/bn_in/w", {128, 512}).axis, 1);  // residual columns
   EXPECT_EQ(rules.split_for("/layers/0/bn_kq/w", {128, 512}).axis, 1);
   EXPECT_EQ(rules.split_for("/layers/0/bn_out/w", {512, 128}).axis, 0);  // residual rows
   EXPECT_EQ(rules.split_for("/layers/0/bn_out/rq_mul", {512}).axis, 0);  // sliced with its rows
