@@ -224,15 +224,7 @@ int run_encoder_job(const EncoderJobOptions &o, mpi::Cluster &cluster,
                  {"max_abs_diff", cmp.max_abs_diff}};
   }
 
-  if (!o.quiet) std::fputs(runtime::format_summary(s).c_str(), stdout);
-  runtime::write_results(o.out_dir, s);
-  if (!o.quiet)
-    std::printf("results: %s/results.h5, %s/results.csv\n", o.out_dir.c_str(), o.out_dir.c_str());
-  if (!o.summary_json.empty()) {
-    const std::string tmp = o.summary_json + ".tmp";
-    std::ofstream(tmp) << s.dump(2) << "\n";
-    fs::rename(tmp, o.summary_json);
-  }
+  runtime::emit_report(s, o.out_dir, o.summary_json, o.quiet);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -331,6 +332,25 @@ void write_results(const std::string &dir, const json &s) {
     if (!out) throw std::runtime_error("cannot write " + tmp);
   }
   fs::rename(tmp, csv);
+}
+
+void emit_report(const json &summary, const std::string &out_dir, const std::string &summary_json,
+                 bool quiet) {
+  if (!quiet) std::fputs(format_summary(summary).c_str(), stdout);
+  write_results(out_dir, summary);
+  if (!quiet)
+    std::printf("results: %s/results.h5, %s/results.csv\n", out_dir.c_str(), out_dir.c_str());
+  if (summary_json.empty()) return;
+  const std::string tmp = fmt::format("{}.tmp", summary_json);
+  {
+    std::ofstream out(tmp);
+    out << summary.dump(2) << "\n";
+    if (!out) {
+      std::filesystem::remove(tmp);
+      throw std::runtime_error(fmt::format("cannot write the summary {}", summary_json));
+    }
+  }
+  std::filesystem::rename(tmp, summary_json);
 }
 
 }  // namespace mcuemu::runtime

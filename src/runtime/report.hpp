@@ -32,6 +32,10 @@ nlohmann::json summarize(const ReportInput &in);
 std::string logits_hash(const std::vector<int32_t> &logits);
 // The human-readable summary.
 std::string format_summary(const nlohmann::json &s);
+// The end of a run on rank 0: the summary on stdout (unless quiet), results.h5 and results.csv
+// in out_dir, and the summary as JSON at summary_json (if not empty); every file atomically.
+void emit_report(const nlohmann::json &summary, const std::string &out_dir,
+                 const std::string &summary_json, bool quiet);
 // results.h5 and results.csv into `dir` (created if needed), both written atomically.
 void write_results(const std::string &dir, const nlohmann::json &summary);
 // Every rank's JSON, in rank order, on rank 0 (empty elsewhere). Outside the modelled schedule.
