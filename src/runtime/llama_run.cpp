@@ -37,28 +37,8 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
                                             prompt_mode ? "--seq" : "--prompt-tokens + --tokens",
                                             context, model.config.name, model.config.seq_len));
 
-  // The meter needs the placement and the chip needs the shard's tensor list: build the shard
-  // with a placeholder meter first, place, then run with the real one.
-  struct NullMeter final : Meter {
-    void linear(int, const std::string &, int, int, int) override {}
-    void matmul(int, const char *, int, int, int) override {}
-    void nonlinear(int, Nonlinear, int64_t) override {}
-    void sync(int, SyncKind, const mpi::CollectiveTiming &) override {}
-    int64_t clock() const override { return 0; }
-  };
-  struct ForwardingMeter final : Meter {
-    Meter *to = nullptr;
-    void linear(int l, const std::string &w, int t, int o, int i) override {
-      to->linear(l, w, t, o, i);
-    }
-    void matmul(int l, const char *op, int M, int N, int K) override { to->matmul(l, op, M, N, K); }
-    void nonlinear(int l, Nonlinear k, int64_t n) override { to->nonlinear(l, k, n); }
-    void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override { to->sync(l, k, t); }
-    int64_t clock() const override { return to->clock(); }
-  };
-  NullMeter null_meter;
-  ForwardingMeter meter;
-  meter.to = &null_meter;
+  // The shard needs a meter before its placement exists; the chip meter needs the placement.
+  DeferredMeter meter;
   LlamaChip shard(model, plan, context, prompt_mode ? context : 1, cluster, meter, cfg.algo,
                   cfg.exchange);
 
@@ -76,7 +56,7 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
 
   ChipMeter chip_meter(chip, r.placement);
   chip_meter.set_trace(cfg.trace);
-  meter.to = &chip_meter;
+  meter.attach(&chip_meter);
 
   auto keep_logits = [&](bool keep) {
     if (model.layers.empty()) return;                         // cost-only: no logits

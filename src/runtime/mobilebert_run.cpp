@@ -23,31 +23,8 @@ EncoderRunResult run_mobilebert(const weights::QMobileBertModel &model, const mo
     throw std::invalid_argument(
         fmt::format("--seq {}: {} encodes 1..{} tokens (its seq_len)", cfg.seq, c.name, c.seq_len));
 
-  // The meter needs the placement and the placement needs the shard's tensor list: build the
-  // shard with a placeholder meter first, place, then run with the real one.
-  struct NullMeter final : Meter {
-    void linear(int, const std::string &, int, int, int) override {}
-    void matmul(int, const char *, int, int, int) override {}
-    void nonlinear(int, Nonlinear, int64_t) override {}
-    void sync(int, SyncKind, const mpi::CollectiveTiming &) override {}
-    int64_t clock() const override { return 0; }
-  };
-  struct ForwardingMeter final : Meter {
-    Meter *to = nullptr;
-    void linear(int l, const std::string &w, int t, int o, int i) override {
-      to->linear(l, w, t, o, i);
-    }
-    void linear_partial(int l, const std::string &w, int t, int o, int i) override {
-      to->linear_partial(l, w, t, o, i);
-    }
-    void matmul(int l, const char *op, int M, int N, int K) override { to->matmul(l, op, M, N, K); }
-    void nonlinear(int l, Nonlinear k, int64_t n) override { to->nonlinear(l, k, n); }
-    void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override { to->sync(l, k, t); }
-    int64_t clock() const override { return to->clock(); }
-  };
-  NullMeter null_meter;
-  ForwardingMeter meter;
-  meter.to = &null_meter;
+  // The shard needs a meter before its placement exists; the chip meter needs the placement.
+  DeferredMeter meter;
   MobileBertChip shard(model, plan, cfg.seq, cluster, meter, cfg.algo, cfg.ffn, cfg.exchange);
 
   EncoderRunResult r;
@@ -64,7 +41,7 @@ EncoderRunResult run_mobilebert(const weights::QMobileBertModel &model, const mo
 
   ChipMeter chip_meter(chip, r.placement);
   chip_meter.set_trace(cfg.trace);
-  meter.to = &chip_meter;
+  meter.attach(&chip_meter);
 
   r.tokens = prompt_ids(c.vocab_size, cfg.seq, cfg.seed);
   r.start_cycles = chip.ledger().now();
