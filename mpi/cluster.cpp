@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 
 namespace mcuemu::mpi {
@@ -80,43 +83,167 @@ int64_t LinkModel::cycles_for(int64_t bytes) const {
          static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle));
 }
 
-Cluster::Cluster(MPI_Comm comm, LinkModel link) : comm_(comm), link_(link) {
+Cluster::Transport Cluster::transport_from_env() {
+  const char *v = std::getenv("MCUEMU_COLLECTIVES");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return Transport::Auto;
+  if (std::strcmp(v, "p2p") == 0) return Transport::PointToPoint;
+  throw std::invalid_argument(
+      fmt::format("MCUEMU_COLLECTIVES={}: expected auto or p2p", std::string(v)));
+}
+
+Cluster::Cluster(MPI_Comm comm, LinkModel link)
+    : Cluster(comm, link, wait_policy_from_env(), transport_from_env()) {}
+
+Cluster::Cluster(MPI_Comm comm, LinkModel link, WaitPolicy policy, Transport transport)
+    : comm_(comm), link_(link) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
+  if (size_ > 1) bells_ = std::make_unique<Doorbells>(comm_, policy);
+  if (size_ > 1 && transport == Transport::Auto) shm_ = ShmCollective::create(comm_, policy);
+}
+
+HostCommTime Cluster::host_time() const {
+  HostCommTime t = host_;
+  if (bells_) t.sleeps = bells_->sleeps();
+  if (shm_) t.sleeps += shm_->sleeps();
+  if (shm_) t.wait_ns += shm_->wait_ns();
+  return t;
+}
+
+namespace {
+
+// Open MPI's shared-memory transport sends a message of up to 4 KiB (its eager limit, header
+// included) at once, without waiting for the receiver; larger ones need a handshake in which
+// both sides make progress. Sending payloads in eager-sized chunks keeps every send one-sided,
+// so a rank never has to be scheduled just to let its peer's send finish.
+constexpr size_t kChunkBytes = 4096 - 128;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Cluster::~Cluster() {
+  // On an error the job ends through abort_job; do not wait for peers while unwinding.
+  if (std::uncaught_exceptions() > 0) return;
+  for (SendSlot &s : slots_)
+    if (!s.reqs.empty()) {
+      bells_->wait(static_cast<int>(s.reqs.size()), s.reqs.data(), {s.to}, true);
+      s.reqs.clear();
+    }
+}
+
+int64_t Cluster::shm_round(std::span<std::byte> data, int64_t clock, Combine combine, int root) {
+  const int64_t t0 = now_ns(), w0 = shm_->wait_ns();
+  const int64_t latest = shm_->round(data, clock, combine, root);
+  host_.transfer_ns += now_ns() - t0 - (shm_->wait_ns() - w0);
+  return latest;
+}
+
+Cluster::SendSlot &Cluster::free_slot() {
+  constexpr size_t kSlots = 16;  // more sends in flight than any collective here posts at once
+  if (slots_.empty()) slots_.resize(kSlots);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    SendSlot &s = slots_[(next_slot_ + i) % slots_.size()];
+    int done = 1;
+    if (!s.reqs.empty())
+      MPI_Testall(static_cast<int>(s.reqs.size()), s.reqs.data(), &done, MPI_STATUSES_IGNORE);
+    if (done) {
+      s.reqs.clear();
+      next_slot_ = (next_slot_ + i + 1) % slots_.size();
+      return s;
+    }
+  }
+  // All in flight: wait for the oldest.
+  SendSlot &s = slots_[next_slot_];
+  const int64_t t0 = now_ns();
+  bells_->wait(static_cast<int>(s.reqs.size()), s.reqs.data(), {s.to}, true);
+  host_.wait_ns += now_ns() - t0;
+  s.reqs.clear();
+  next_slot_ = (next_slot_ + 1) % slots_.size();
+  return s;
+}
+
+void Cluster::post_send(std::span<const std::byte> payload, int64_t clock, int to) {
+  SendSlot &s = free_slot();
+  s.to = to;
+  s.buf.resize(payload.size() + sizeof clock);
+  if (!payload.empty()) std::memcpy(s.buf.data(), payload.data(), payload.size());
+  std::memcpy(s.buf.data() + payload.size(), &clock, sizeof clock);
+  for (size_t off = 0; off < s.buf.size(); off += kChunkBytes) {
+    const size_t n = std::min(kChunkBytes, s.buf.size() - off);
+    s.reqs.emplace_back();
+    MPI_Isend(s.buf.data() + off, static_cast<int>(n), MPI_BYTE, to, kTagData, comm_,
+              &s.reqs.back());
+    ++host_.messages;
+  }
+  bells_->ring(to);
+}
+
+void Cluster::post_recv(size_t payload_bytes, int from) {
+  rbuf_.resize(payload_bytes + sizeof(int64_t));
+  for (size_t off = 0; off < rbuf_.size(); off += kChunkBytes) {
+    const size_t n = std::min(kChunkBytes, rbuf_.size() - off);
+    reqs_.emplace_back();
+    MPI_Irecv(rbuf_.data() + off, static_cast<int>(n), MPI_BYTE, from, kTagData, comm_,
+              &reqs_.back());
+  }
+}
+
+void Cluster::wait_posted(std::initializer_list<int> peers) {
+  const int64_t t0 = now_ns();
+  bells_->wait(static_cast<int>(reqs_.size()), reqs_.data(), peers, false);
+  host_.wait_ns += now_ns() - t0;
+  reqs_.clear();
 }
 
 void Cluster::send(std::span<const std::byte> payload, int64_t clock, int to, CollectiveTiming &t) {
-  sbuf_.resize(payload.size() + sizeof clock);
-  std::memcpy(sbuf_.data(), payload.data(), payload.size());
-  std::memcpy(sbuf_.data() + payload.size(), &clock, sizeof clock);
-  MPI_Send(sbuf_.data(), static_cast<int>(sbuf_.size()), MPI_BYTE, to, kTagData, comm_);
+  if (count_only_) {
+    t.bytes_sent += static_cast<int64_t>(payload.size());
+    ++t.messages_sent;
+    return;
+  }
+  const int64_t t0 = now_ns(), w0 = host_.wait_ns;
+  post_send(payload, clock, to);
   t.bytes_sent += static_cast<int64_t>(payload.size());
   ++t.messages_sent;
+  host_.transfer_ns += now_ns() - t0 - (host_.wait_ns - w0);
 }
 
 int64_t Cluster::recv(std::span<std::byte> payload, int from) {
+  if (count_only_) return INT64_MIN;
+  const int64_t t0 = now_ns(), w0 = host_.wait_ns;
   int64_t clock = 0;
-  rbuf_.resize(payload.size() + sizeof clock);
-  MPI_Recv(rbuf_.data(), static_cast<int>(rbuf_.size()), MPI_BYTE, from, kTagData, comm_,
-           MPI_STATUS_IGNORE);
-  std::memcpy(payload.data(), rbuf_.data(), payload.size());
+  post_recv(payload.size(), from);
+  wait_posted({from});
+  bells_->ring_sender(from);
+  if (!payload.empty()) std::memcpy(payload.data(), rbuf_.data(), payload.size());
   std::memcpy(&clock, rbuf_.data() + payload.size(), sizeof clock);
+  host_.transfer_ns += now_ns() - t0 - (host_.wait_ns - w0);
   return clock;
 }
 
 int64_t Cluster::sendrecv(std::span<const std::byte> out, int64_t clock, int to,
                           std::span<std::byte> in, int from, CollectiveTiming &t) {
+  if (count_only_) {
+    t.bytes_sent += static_cast<int64_t>(out.size());
+    ++t.messages_sent;
+    return INT64_MIN;
+  }
+  const int64_t t0 = now_ns(), w0 = host_.wait_ns;
   int64_t their = 0;
-  sbuf_.resize(out.size() + sizeof clock);
-  std::memcpy(sbuf_.data(), out.data(), out.size());
-  std::memcpy(sbuf_.data() + out.size(), &clock, sizeof clock);
-  rbuf_.resize(in.size() + sizeof their);
-  MPI_Sendrecv(sbuf_.data(), static_cast<int>(sbuf_.size()), MPI_BYTE, to, kTagData, rbuf_.data(),
-               static_cast<int>(rbuf_.size()), MPI_BYTE, from, kTagData, comm_, MPI_STATUS_IGNORE);
+  post_recv(in.size(), from);
+  post_send(out, clock, to);
+  wait_posted({from});
+  bells_->ring_sender(from);
   std::memcpy(in.data(), rbuf_.data(), in.size());
   std::memcpy(&their, rbuf_.data() + in.size(), sizeof their);
   t.bytes_sent += static_cast<int64_t>(out.size());
   ++t.messages_sent;
+  host_.transfer_ns += now_ns() - t0 - (host_.wait_ns - w0);
   return their;
 }
 
@@ -133,7 +260,7 @@ void Cluster::tree_reduce_bcast(std::span<std::byte> data, int64_t &latest, Comb
     }
     if (rank_ + mask < size_) {
       latest = std::max(latest, recv(in, rank_ + mask));
-      combine(data, in);
+      if (!count_only_) combine(data, in);
     }
   }
   binomial_bcast(data, 0, latest, t);
@@ -164,6 +291,11 @@ CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock, 
   const int64_t bytes = static_cast<int64_t>(data.size()) * wire_bytes;
   int64_t link = 0;
   if (size_ > 1) {
+    // Shared memory: the data and the clocks move in one round; the algorithm's hops below are
+    // only counted.
+    int64_t shm_latest = 0;
+    if (shm_) shm_latest = shm_round(as_bytes(data), clock, sum_i32, 0);
+    count_only_ = shm_ != nullptr;
     switch (algo) {
       case AllreduceAlgo::Tree:
         tree_reduce_bcast(as_bytes(data), latest, sum_i32, t);
@@ -179,7 +311,7 @@ CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock, 
           auto out = std::as_bytes(data.subspan(sb, se - sb));
           auto in = as_bytes(std::span(tmp_).first(re - rb));
           latest = std::max(latest, sendrecv(out, latest, right, in, left, t));
-          sum_i32(as_bytes(data.subspan(rb, re - rb)), in);
+          if (!count_only_) sum_i32(as_bytes(data.subspan(rb, re - rb)), in);
         }
         for (int s = 0; s < size_ - 1; ++s) {
           auto [sb, se] = chunk(data.size(), size_, (rank_ + 1 - s + size_) % size_);
@@ -195,18 +327,20 @@ CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock, 
       case AllreduceAlgo::Direct: {
         // Every chip sends its whole partial to every other chip and sums what it receives.
         // The N-1 sends share the chip's one link, so they are serialised in the cost.
-        std::vector<int32_t> mine(data.begin(), data.end());
+        mine_.assign(data.begin(), data.end());
         tmp_.resize(data.size());
         for (int s = 1; s < size_; ++s) {
           const int to = (rank_ + s) % size_, from = (rank_ - s + size_) % size_;
-          latest = std::max(latest, sendrecv(std::as_bytes(std::span(mine)), clock, to,
+          latest = std::max(latest, sendrecv(std::as_bytes(std::span(mine_)), clock, to,
                                              as_bytes(std::span(tmp_)), from, t));
-          sum_i32(as_bytes(data), std::as_bytes(std::span(tmp_)));
+          if (!count_only_) sum_i32(as_bytes(data), std::as_bytes(std::span(tmp_)));
         }
         link = (size_ - 1) * link_.cycles_for(bytes);
         break;
       }
     }
+    if (count_only_) latest = shm_latest;
+    count_only_ = false;
   }
   t.bytes_sent = t.bytes_sent / 4 * wire_bytes;  // MPI moved int32; the link carries wire_bytes
   t.latest = latest;
@@ -221,15 +355,27 @@ CollectiveTiming Cluster::broadcast(std::span<int8_t> data, int root, int64_t cl
   t.arrival = clock;
   int64_t latest = clock;
   if (size_ > 1) {
-    // The root's clock is what matters: everyone else waits for its data. The other chips'
-    // clocks travel too but only the root's bytes are needed, so take the root's arrival
-    // (latest along the tree path) as the start of the transfer.
+    // First the clocks reach the root (binomial reduction of the max, relative to the root),
+    // then the root's bytes and the latest clock go out along the same tree: every chip ends
+    // up with the same latest arrival (the max over all chips) and the root's data.
+    int64_t shm_latest = 0;
+    if (shm_) shm_latest = shm_round(std::as_writable_bytes(data), clock, nullptr, root);
+    count_only_ = shm_ != nullptr;
+    const int rel = (rank_ - root + size_) % size_;
+    for (int mask = 1; mask < size_; mask <<= 1) {
+      if (rel & mask) {
+        send({}, latest, (rank_ - mask + size_) % size_, t);
+        --t.messages_sent;  // clocks only: the chips' link carries no data for them
+        break;
+      }
+      if (rel + mask < size_) latest = std::max(latest, recv({}, (rank_ + mask) % size_));
+    }
     binomial_bcast(std::as_writable_bytes(data), root, latest, t);
+    if (count_only_) latest = shm_latest;
+    count_only_ = false;
     t.link_cycles = ceil_log2(size_) * link_.cycles_for(static_cast<int64_t>(data.size()));
   }
-  // Every chip must know the same end time: share the max of the latest clocks seen.
-  int64_t global_latest = latest;
-  if (size_ > 1) MPI_Allreduce(&latest, &global_latest, 1, MPI_INT64_T, MPI_MAX, comm_);
+  const int64_t global_latest = latest;
   t.latest = global_latest;
   t.end = global_latest + t.link_cycles;
   t.idle_cycles = global_latest - clock;
@@ -242,7 +388,13 @@ CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock) 
   int64_t latest = clock;
   ValueIndex vi{value, index};
   if (size_ > 1) {
+    int64_t shm_latest = 0;
+    if (shm_)
+      shm_latest = shm_round(std::as_writable_bytes(std::span(&vi, 1)), clock, max_lowest_index, 0);
+    count_only_ = shm_ != nullptr;
     tree_reduce_bcast(std::as_writable_bytes(std::span(&vi, 1)), latest, max_lowest_index, t);
+    if (count_only_) latest = shm_latest;
+    count_only_ = false;
     t.link_cycles = 2 * ceil_log2(size_) * link_.cycles_for(sizeof vi);
   }
   value = static_cast<int32_t>(vi.value);

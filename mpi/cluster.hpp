@@ -11,9 +11,13 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "mpi/doorbell.hpp"
+#include "mpi/shm_collective.hpp"
 
 namespace mcuemu::mpi {
 
@@ -39,9 +43,35 @@ struct CollectiveTiming {
   int messages_sent = 0;
 };
 
+// Host wall-clock spent in this rank's collectives (for the host-speed breakdown; it never
+// touches simulated time).
+struct HostCommTime {
+  int64_t wait_ns = 0;      // waiting for peers' messages (sleeping on the doorbell or polling)
+  int64_t transfer_ns = 0;  // posting, packing, copying and combining messages
+  int64_t messages = 0;     // MPI messages posted (a large payload is sent in several)
+  int64_t sleeps = 0;       // times this rank slept on its doorbell
+};
+
 class Cluster {
  public:
+  // How the data moves (the results and simulated times are the same either way):
+  //   Auto: when every rank shares one host, each collective is one round in shared memory
+  //         (ShmCollective) and the chosen algorithm's hops are only counted (bytes and messages
+  //         per chip, for the link model); otherwise MPI point-to-point along the hops.
+  //   PointToPoint: always along the hops.
+  enum class Transport { Auto, PointToPoint };
+  // From MCUEMU_COLLECTIVES (auto | p2p; default auto). Throws on anything else.
+  static Transport transport_from_env();
+
+  // Collective over `comm`. How a rank waits for messages: wait_policy_from_env() unless given.
   explicit Cluster(MPI_Comm comm, LinkModel link = {});
+  Cluster(MPI_Comm comm, LinkModel link, WaitPolicy policy, Transport transport);
+  bool shared_memory() const { return shm_ != nullptr; }
+  // Completes this rank's sends still in flight (their receivers have them by the end of every
+  // collective; only the sender's MPI request may still be open).
+  ~Cluster();
+  Cluster(const Cluster &) = delete;
+  Cluster &operator=(const Cluster &) = delete;
   int rank() const { return rank_; }
   int size() const { return size_; }
   const LinkModel &link() const { return link_; }
@@ -61,6 +91,7 @@ class Cluster {
   std::vector<int32_t> gather_to_root(std::span<const int32_t> local) const;
   void barrier() const { MPI_Barrier(comm_); }
   MPI_Comm comm() const { return comm_; }
+  HostCommTime host_time() const;
 
   // Checks that every rank passed the same string (e.g. the options); throws naming the ranks
   // that differ from rank 0.
@@ -77,12 +108,39 @@ class Cluster {
   int64_t sendrecv(std::span<const std::byte> out, int64_t clock, int to, std::span<std::byte> in,
                    int from, CollectiveTiming &t);
 
+  // A message in flight. Open MPI completes a send request only when the receiver has taken
+  // the message, so sends are not waited for: each goes out of its own buffer, and a buffer is
+  // reused once its send has completed.
+  struct SendSlot {
+    std::vector<std::byte> buf;
+    std::vector<MPI_Request> reqs;
+    int to = -1;
+  };
+  // Packs payload + clock into a free send buffer, posts it (in eager-sized chunks) and rings
+  // the receiver.
+  void post_send(std::span<const std::byte> payload, int64_t clock, int to);
+  // Posts the receive of a message into rbuf_ (its chunks' requests go to reqs_).
+  void post_recv(size_t payload_bytes, int from);
+  void wait_posted(std::initializer_list<int> peers);
+  SendSlot &free_slot();
+  int64_t shm_round(std::span<std::byte> data, int64_t clock, Combine combine, int root);
+
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
+  std::unique_ptr<Doorbells> bells_;
+  std::unique_ptr<ShmCollective> shm_;
+  // While set, send / recv / sendrecv only count what they would put on the link (the data
+  // moves in shared memory) and receive nothing: recv returns INT64_MIN as the peer's clock.
+  bool count_only_ = false;
+  std::vector<MPI_Request> reqs_;
+  std::vector<SendSlot> slots_;
+  size_t next_slot_ = 0;
+  HostCommTime host_;
   LinkModel link_;
-  std::vector<std::byte> sbuf_, rbuf_;  // reused message buffers, no allocation per token
-  std::vector<int32_t> tmp_;            // received partials (direct, ring)
-  std::vector<std::byte> tree_in_;      // a child's partial in the tree reduction
+  std::vector<std::byte> rbuf_;     // reused receive buffer, no allocation per token
+  std::vector<int32_t> tmp_;        // received partials (direct, ring)
+  std::vector<int32_t> mine_;       // this chip's partial (direct)
+  std::vector<std::byte> tree_in_;  // a child's partial in the tree reduction
 };
 
 // Report an error from this rank as one line and end the whole job (no rank is left waiting in

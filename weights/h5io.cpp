@@ -263,6 +263,45 @@ void read_dataset_into(const H5::H5File &f, const std::string &path, const Shape
 }
 
 template <class T>
+std::vector<T> read_dataset_block(const H5::H5File &f, const std::string &path,
+                                  const Shape &expected_shape, size_t row_begin, size_t row_end,
+                                  size_t col_begin, std::ptrdiff_t col_end) {
+  const std::string file = file_of(f);
+  const DatasetInfo info = dataset_info(f, path);
+  if (info.dtype != Traits<T>::name)
+    throw FileError(fmt::format("{}: dataset '{}': expected element type {}, found {}", file, path,
+                                Traits<T>::name, info.dtype));
+  if (info.shape != expected_shape)
+    throw FileError(fmt::format("{}: dataset '{}': expected shape {}, found {}", file, path,
+                                shape_str(expected_shape), shape_str(info.shape)));
+  const size_t rank = expected_shape.size();
+  if (rank != 1 && rank != 2)
+    throw std::invalid_argument(fmt::format("read_dataset_block '{}': rank {}", path, rank));
+  const size_t cols = rank == 2 ? expected_shape[1] : 1;
+  const size_t col_stop = col_end < 0 ? cols : static_cast<size_t>(col_end);
+  if (row_begin > row_end || row_end > expected_shape[0] || col_begin > col_stop || col_stop > cols)
+    throw std::invalid_argument(
+        fmt::format("read_dataset_block '{}': block [{}, {}) x [{}, {}) "
+                    "outside {}",
+                    path, row_begin, row_end, col_begin, col_stop, shape_str(expected_shape)));
+  const hsize_t offset[2] = {row_begin, col_begin};
+  const hsize_t count[2] = {row_end - row_begin, col_stop - col_begin};
+  std::vector<T> v(count[0] * (rank == 2 ? count[1] : 1));
+  if (v.empty()) return v;
+  try {
+    H5::DataSet ds = f.openDataSet(path);
+    H5::DataSpace file_space = ds.getSpace();
+    file_space.selectHyperslab(H5S_SELECT_SET, count, offset);
+    H5::DataSpace mem_space(static_cast<int>(rank), count);
+    ds.read(v.data(), Traits<T>::native(), mem_space, file_space);
+  } catch (const H5::Exception &e) {
+    throw FileError(fmt::format("{}: dataset '{}': read failed (truncated or corrupt file?): {}",
+                                file, path, detail(e)));
+  }
+  return v;
+}
+
+template <class T>
 std::vector<T> read_dataset(const H5::H5File &f, const std::string &path,
                             const Shape &expected_shape) {
   std::vector<T> v(product(expected_shape));
@@ -275,6 +314,9 @@ std::vector<T> read_dataset(const H5::H5File &f, const std::string &path,
   template void write_dataset<T>(H5::Group &, const std::string &, std::span<const T>,             \
                                  const Shape &);                                                   \
   template std::vector<T> read_dataset<T>(const H5::H5File &, const std::string &, const Shape &); \
+  template std::vector<T> read_dataset_block<T>(const H5::H5File &, const std::string &,           \
+                                                const Shape &, size_t, size_t, size_t,             \
+                                                std::ptrdiff_t);                                   \
   template void read_dataset_into<T>(const H5::H5File &, const std::string &, const Shape &,       \
                                      std::span<T>);
 MCUEMU_H5_INSTANTIATE(float)

@@ -55,6 +55,14 @@ template <class T>
 void read_dataset_into(const H5::H5File &f, const std::string &path, const Shape &expected_shape,
                        std::span<T> out);
 
+// A block of a 1-D or 2-D dataset (checked as above against expected_shape, the whole
+// dataset's shape): rows [row_begin, row_end) and, for 2-D, columns [col_begin, col_end); col_end
+// = -1 means every column. Only the block is read from the file (an HDF5 hyperslab).
+template <class T>
+std::vector<T> read_dataset_block(const H5::H5File &f, const std::string &path,
+                                  const Shape &expected_shape, size_t row_begin, size_t row_end,
+                                  size_t col_begin = 0, std::ptrdiff_t col_end = -1);
+
 struct DatasetInfo {
   Shape shape;
   std::string dtype;  // "f32", "i8", "u8", "i32", "f64", "string", ... ("?" for other classes)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "mcu_kernels.h"
@@ -51,8 +52,22 @@ struct QLlamaLayer {
   mcu_add_rq_t resid_ffn{};  // x_mid + ffn delta -> next x
 };
 
+// The rows one chip holds of a Llama model (model/partition.hpp's ChipPlan in tensor rows):
+// rows [head_rows_begin, head_rows_end) of wq/wk/wv and those columns of wo, rows
+// [ffn_begin, ffn_end) of w1/w3 and those columns of w2, rows [vocab_begin, vocab_end) of the
+// embedding. Norms, RoPE tables and requant parameters of wo/w2 stay whole.
+struct LlamaSlice {
+  int head_rows_begin = 0, head_rows_end = 0;
+  int ffn_begin = 0, ffn_end = 0;
+  int vocab_begin = 0, vocab_end = 0;
+  bool operator==(const LlamaSlice &) const = default;
+};
+
 struct QLlamaModel {
   ModelConfig config;
+  // Set when only one chip's slice was read (read_qllama_slice): the tensors then hold just
+  // those rows / columns, and each QLinear's out / in says the slice's shape.
+  std::optional<LlamaSlice> slice;
   std::vector<int8_t> token_embedding;  // (vocab_size, dim), per-tensor scale; also the LM head
   std::vector<QLlamaLayer> layers;
   QRmsNorm final_norm;

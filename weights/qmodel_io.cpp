@@ -120,6 +120,34 @@ QLinear read_linear(const H5::H5File &f, const std::string &path, int out, int i
   return q;
 }
 
+// Rows [b, e) of a linear (its weights and per-row requant).
+QLinear read_linear_rows(const H5::H5File &f, const std::string &path, int out, int in, int b,
+                         int e) {
+  QLinear q;
+  q.out = e - b;
+  q.in = in;
+  const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
+  q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, b, e);
+  q.rq_mul = h5::read_dataset_block<int32_t>(f, path + "/rq_mul", {o}, b, e);
+  q.rq_add = h5::read_dataset_block<int32_t>(f, path + "/rq_add", {o}, b, e);
+  q.rq_shift = read_i32_attr(f, path, "rq_shift");
+  return q;
+}
+
+// Columns [b, e) of every row; the requant stays whole (it runs after the all-reduce).
+QLinear read_linear_cols(const H5::H5File &f, const std::string &path, int out, int in, int b,
+                         int e) {
+  QLinear q;
+  q.out = out;
+  q.in = e - b;
+  const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
+  q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, 0, o, b, e);
+  q.rq_mul = h5::read_dataset<int32_t>(f, path + "/rq_mul", {o});
+  q.rq_add = h5::read_dataset<int32_t>(f, path + "/rq_add", {o});
+  q.rq_shift = read_i32_attr(f, path, "rq_shift");
+  return q;
+}
+
 void write_norm(H5::H5File &f, const std::string &path, const QRmsNorm &n) {
   H5::Group g = make_group(f, path);
   h5::write_dataset<int32_t>(g, "w", n.w, {n.w.size()});
@@ -204,7 +232,9 @@ void write_qllama(const std::string &path, const QLlamaModel &m, const std::stri
   });
 }
 
-QLlamaModel read_qllama(const std::string &path) {
+namespace {
+
+QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice) {
   const FileInfo info = read_file_info(path);
   if (info.kind != "int8")
     throw FileError(
@@ -219,9 +249,31 @@ QLlamaModel read_qllama(const std::string &path) {
   m.config = info.config;
   const auto &c = m.config;
   const size_t D = c.dim, F = c.hidden_dim;
+  if (slice) {
+    const auto bad = [](int b, int e, int n) { return b < 0 || b > e || e > n; };
+    if (bad(slice->head_rows_begin, slice->head_rows_end, c.dim) ||
+        bad(slice->ffn_begin, slice->ffn_end, c.hidden_dim) ||
+        bad(slice->vocab_begin, slice->vocab_end, c.vocab_size))
+      throw std::invalid_argument(
+          fmt::format("{}: slice rows [{}, {}) / ffn [{}, {}) / vocab [{}, {}) outside the model",
+                      path, slice->head_rows_begin, slice->head_rows_end, slice->ffn_begin,
+                      slice->ffn_end, slice->vocab_begin, slice->vocab_end));
+    m.slice = *slice;
+  }
+  // A whole linear, or the slice's rows / columns of it.
+  const auto rows = [&](const std::string &p, int out, int in, int b, int e) {
+    return slice ? read_linear_rows(f, p, out, in, b, e) : read_linear(f, p, out, in);
+  };
+  const auto cols = [&](const std::string &p, int out, int in, int b, int e) {
+    return slice ? read_linear_cols(f, p, out, in, b, e) : read_linear(f, p, out, in);
+  };
+  const int hb = slice ? slice->head_rows_begin : 0, he = slice ? slice->head_rows_end : 0;
+  const int fb = slice ? slice->ffn_begin : 0, fe = slice ? slice->ffn_end : 0;
   m.logit_scale = static_cast<float>(h5::read_float_attr(f.openGroup("/"), "logit_scale"));
-  m.token_embedding =
-      h5::read_dataset<int8_t>(f, "/token_embedding", {static_cast<size_t>(c.vocab_size), D});
+  const Shape emb{static_cast<size_t>(c.vocab_size), D};
+  m.token_embedding = slice ? h5::read_dataset_block<int8_t>(f, "/token_embedding", emb,
+                                                             slice->vocab_begin, slice->vocab_end)
+                            : h5::read_dataset<int8_t>(f, "/token_embedding", emb);
   m.final_norm = read_norm(f, "/final_norm", c.dim);
   m.rope = read_params<mcu_rope_t>(f, "/rope");
   m.rope_frac = read_i32_attr(f, "/rope", "frac");
@@ -232,25 +284,35 @@ QLlamaModel read_qllama(const std::string &path) {
     QLlamaLayer L;
     const std::string p = fmt::format("/layers/{}/", l);
     L.attn_norm = read_norm(f, p + "attn_norm", c.dim);
-    L.wq = read_linear(f, p + "wq", c.dim, c.dim);
-    L.wk = read_linear(f, p + "wk", c.dim, c.dim);
-    L.wv = read_linear(f, p + "wv", c.dim, c.dim);
+    L.wq = rows(p + "wq", c.dim, c.dim, hb, he);
+    L.wk = rows(p + "wk", c.dim, c.dim, hb, he);
+    L.wv = rows(p + "wv", c.dim, c.dim, hb, he);
     L.scores = read_params<mcu_rqs_t>(f, p + "scores");
     L.softmax = read_params<mcu_softmax_ibert_t>(f, p + "softmax");
     L.attn = read_params<mcu_rqs_t>(f, p + "attn");
-    L.wo = read_linear(f, p + "wo", c.dim, c.dim);
+    L.wo = cols(p + "wo", c.dim, c.dim, hb, he);
     L.resid_attn = read_params<mcu_add_rq_t>(f, p + "resid_attn");
     L.ffn_norm = read_norm(f, p + "ffn_norm", c.dim);
-    L.w1 = read_linear(f, p + "w1", static_cast<int>(F), c.dim);
-    L.w3 = read_linear(f, p + "w3", static_cast<int>(F), c.dim);
+    L.w1 = rows(p + "w1", static_cast<int>(F), c.dim, fb, fe);
+    L.w3 = rows(p + "w3", static_cast<int>(F), c.dim, fb, fe);
     L.hswish = read_params<mcu_hswish_t>(f, p + "hswish");
     L.silu = read_params<mcu_rqs_t>(f, p + "silu");
     L.gate = read_params<mcu_mul_rq_t>(f, p + "gate");
-    L.w2 = read_linear(f, p + "w2", c.dim, static_cast<int>(F));
+    L.w2 = cols(p + "w2", c.dim, static_cast<int>(F), fb, fe);
     L.resid_ffn = read_params<mcu_add_rq_t>(f, p + "resid_ffn");
     m.layers.push_back(std::move(L));
   }
   return m;
+}
+
+}  // namespace
+
+QLlamaModel read_qllama(const std::string &path) {
+  return read_qllama_impl(path, nullptr);
+}
+
+QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice) {
+  return read_qllama_impl(path, &slice);
 }
 
 void write_qmobilebert(const std::string &path, const QMobileBertModel &m,

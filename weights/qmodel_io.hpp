@@ -14,6 +14,10 @@ namespace mcuemu::weights {
 // Writes atomically (temporary name, then rename): the path holds the whole file or nothing new.
 void write_qllama(const std::string &path, const QLlamaModel &m, const std::string &source);
 QLlamaModel read_qllama(const std::string &path);
+// Only one chip's slice (m.slice = slice): the same checks on every dataset's dtype and shape,
+// but only the slice's rows / columns are read from the file, so a chip never holds the whole
+// model in memory. Throws std::invalid_argument if the slice does not fit the model.
+QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice);
 
 void write_qmobilebert(const std::string &path, const QMobileBertModel &m,
                        const std::string &source);

@@ -205,7 +205,11 @@ int run_job(const RunOptions &o, const std::string &options_text) {
     if (path.empty()) path = "(cost-only: no weights)";
   } else {
     if (path.empty()) path = ensure_default_model(o, cluster);
-    q = weights::read_qllama(path);
+    // Each rank reads only its chip's slice of the model, straight from the file.
+    const auto config = weights::read_file_info(path).config;
+    weights::validate(config);
+    const auto plan = model::make_plan(config, cluster.size());
+    q = weights::read_qllama_slice(path, runtime::chip_slice(config, plan.chips[cluster.rank()]));
   }
   if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
       o.model != "tinyllama-42m")
@@ -230,7 +234,10 @@ int run_job(const RunOptions &o, const std::string &options_text) {
                  q.config.name.c_str(), cluster.size(), o.prompt_tokens, o.tokens);
   runtime::Trace trace;
   if (!o.trace.empty()) rc.trace = &trace;
-  const auto r = runtime::run_llama(q, plan.chips[cluster.rank()], cluster, chip, rc);
+  // The slice moves into the chip (held once); q keeps its config and scale.
+  const auto r =
+      o.cost_only ? runtime::run_llama(q, plan.chips[cluster.rank()], cluster, chip, rc)
+                  : runtime::run_llama(std::move(q), plan.chips[cluster.rank()], cluster, chip, rc);
   write_trace(o.trace, cluster, trace, profile, q.config.name);
   const auto chips =
       runtime::gather_json(cluster, runtime::chip_json(chip, plan.chips[cluster.rank()], r));
@@ -264,7 +271,10 @@ int run_job(const RunOptions &o, const std::string &options_text) {
     mpi::Cluster self(MPI_COMM_SELF, runtime::link_model(profile));
     chip::Chip one(0, profile);
     const auto plan1 = model::make_plan(q.config, 1);
-    const auto r1 = runtime::run_llama(q, plan1.chips[0], self, one, rc);
+    // Rank 0 alone reads the whole model now, for the one chip that holds all of it.
+    const auto r1 =
+        o.cost_only ? runtime::run_llama(q, plan1.chips[0], self, one, rc)
+                    : runtime::run_llama(weights::read_qllama(path), plan1.chips[0], self, one, rc);
     runtime::ReportInput in1 = in;
     in1.chips = {runtime::chip_json(one, plan1.chips[0], r1)};
     in1.final_logits = r1.final_logits;

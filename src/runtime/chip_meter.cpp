@@ -64,17 +64,28 @@ void ChipMeter::charge_linear(int layer, const std::string &weight, int tokens, 
   auto it = level_.find(weight);
   if (it == level_.end()) throw std::logic_error("weight '" + weight + "' was never placed");
   const std::string kind = weight_kind(weight);
-  const chip::OpCost c = tokens == 1
-                             ? chip_.cost().price_gemv(out, in, it->second, out_bytes)
-                             : chip_.cost().price_gemm(tokens, out, in, it->second, out_bytes);
-
+  const chip::Level level = it->second;
+  const chip::OpCost &c = price(tokens == 1 ? 0 : 1, tokens, out, in, level, out_bytes, [&] {
+    return tokens == 1 ? chip_.cost().price_gemv(out, in, level, out_bytes)
+                       : chip_.cost().price_gemm(tokens, out, in, level, out_bytes);
+  });
   charge(c, layer, kind,
-         {{"op", kind},
-          {"weight", weight},
-          {"tokens", tokens},
-          {"out", out},
-          {"in", in},
-          {"weight_level", std::string(chip::level_name(it->second))}});
+         trace_ ? nlohmann::json{{"op", kind},
+                                 {"weight", weight},
+                                 {"tokens", tokens},
+                                 {"out", out},
+                                 {"in", in},
+                                 {"weight_level", std::string(chip::level_name(level))}}
+                : nlohmann::json());
+}
+
+template <class F>
+const chip::OpCost &ChipMeter::price(int op, int64_t a, int64_t b, int64_t c, chip::Level level,
+                                     int64_t d, F &&compute) {
+  const PriceKey key{op, static_cast<int>(level), a, b, c, d};
+  auto it = prices_.find(key);
+  if (it == prices_.end()) it = prices_.emplace(key, compute()).first;
+  return it->second;
 }
 
 void ChipMeter::charge(const chip::OpCost &c, int layer, const std::string &label,
@@ -98,15 +109,23 @@ void ChipMeter::charge(const chip::OpCost &c, int layer, const std::string &labe
 
 void ChipMeter::matmul(int layer, const char *op, int M, int N, int K) {
   // Both operands are activations / KV cache in L2.
-  charge(chip_.cost().price_gemm(M, N, K, chip::Level::L2, 4), layer, op,
-         {{"op", op}, {"M", M}, {"N", N}, {"K", K}});
+  const chip::OpCost &c = price(2, M, N, K, chip::Level::L2, 4, [&] {
+    return chip_.cost().price_gemm(M, N, K, chip::Level::L2, 4);
+  });
+  charge(c, layer, op,
+         trace_ ? nlohmann::json{{"op", op}, {"M", M}, {"N", N}, {"K", K}} : nlohmann::json());
 }
 
 void ChipMeter::nonlinear(int layer, Nonlinear kind, int64_t elements) {
-  const chip::OpCost c = kind == Nonlinear::Copy
-                             ? chip_.cost().price_copy(elements, chip::Level::L2, chip::Level::L2)
-                             : chip_.cost().price_eltwise(op_kind(kind), elements);
-  charge(c, layer, nonlinear_name(kind), {{"op", nonlinear_name(kind)}, {"elements", elements}});
+  const chip::OpCost &c =
+      price(3 + static_cast<int>(kind), elements, 0, 0, chip::Level::L2, 0, [&] {
+        return kind == Nonlinear::Copy
+                   ? chip_.cost().price_copy(elements, chip::Level::L2, chip::Level::L2)
+                   : chip_.cost().price_eltwise(op_kind(kind), elements);
+      });
+  charge(c, layer, nonlinear_name(kind),
+         trace_ ? nlohmann::json{{"op", nonlinear_name(kind)}, {"elements", elements}}
+                : nlohmann::json());
 }
 
 void ChipMeter::sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) {

@@ -84,6 +84,25 @@ ShardLinear cols_of(const weights::QLinear &q, int begin, int end, std::string n
   return s;
 }
 
+// The whole of a linear that was read as this chip's slice, moved when allowed.
+ShardLinear whole(const weights::QLinear &q, weights::QLinear *movable, std::string name) {
+  ShardLinear s;
+  s.name = std::move(name);
+  s.out = q.out;
+  s.in = q.in;
+  if (movable) {
+    s.w = std::move(movable->w);
+    s.rq_mul = std::move(movable->rq_mul);
+    s.rq_add = std::move(movable->rq_add);
+  } else {
+    s.w = q.w;
+    s.rq_mul = q.rq_mul;
+    s.rq_add = q.rq_add;
+  }
+  s.rq_shift = q.rq_shift;
+  return s;
+}
+
 void requant(const ShardLinear &lin, std::span<const int32_t> acc, std::span<int8_t> y) {
   kernels::rqs_per_channel(lin.rq_mul, lin.rq_add, 0, lin.rq_shift, 0, -128, 127, acc, y);
 }
@@ -97,6 +116,16 @@ Exchange parse_exchange(const std::string &name) {
                               "' (int32: exact, int8: half the bytes)");
 }
 
+weights::LlamaSlice chip_slice(const weights::ModelConfig &config, const model::ChipPlan &plan) {
+  const int hd = config.head_dim();
+  return {.head_rows_begin = plan.heads.begin * hd,
+          .head_rows_end = plan.heads.end * hd,
+          .ffn_begin = plan.ffn.begin,
+          .ffn_end = plan.ffn.end,
+          .vocab_begin = plan.vocab.begin,
+          .vocab_end = plan.vocab.end};
+}
+
 LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &plan, int context,
                      int max_rows, mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
                      Exchange exchange)
@@ -106,14 +135,34 @@ LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &p
       meter_(meter),
       algo_(algo),
       exchange_(exchange) {
+  context_ = context;
+  max_rows_ = max_rows;
+  build(model, nullptr);
+}
+
+LlamaChip::LlamaChip(weights::QLlamaModel &&model, const model::ChipPlan &plan, int context,
+                     int max_rows, mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
+                     Exchange exchange)
+    : cfg_(model.config),
+      plan_(plan),
+      cluster_(cluster),
+      meter_(meter),
+      algo_(algo),
+      exchange_(exchange) {
+  context_ = context;
+  max_rows_ = max_rows;
+  build(model, &model);
+}
+
+void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *movable) {
+  const int context = context_, max_rows = max_rows_;
+  const model::ChipPlan &plan = plan_;
   if (context < 1 || context > cfg_.seq_len)
     throw std::invalid_argument(fmt::format("context of {} positions: must be 1..{} ({}'s seq_len)",
                                             context, cfg_.seq_len, cfg_.name));
   if (max_rows < 1 || max_rows > context)
     throw std::invalid_argument(
         fmt::format("{} rows per forward: must be 1..{}", max_rows, context));
-  context_ = context;
-  max_rows_ = max_rows;
   const int D = cfg_.dim, hd = cfg_.head_dim();
   n_heads_ = plan.heads.size();
   head_dim_ = hd;
@@ -145,19 +194,34 @@ LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &p
       layers_.push_back(std::move(s));
     }
   }
+  const bool sliced = model.slice.has_value();
+  if (sliced && *model.slice != chip_slice(cfg_, plan))
+    throw std::invalid_argument(
+        fmt::format("chip {}: the model was read for another chip's slice", plan.chip));
   for (int l = 0; compute_ && l < cfg_.n_layers; ++l) {
     const auto &ql = model.layers[l];
+    weights::QLlamaLayer *ml = movable ? &movable->layers[l] : nullptr;
     ShardLayer s;
     const std::string p = fmt::format("L{}.", l);
     s.attn_norm = ql.attn_norm;
     s.ffn_norm = ql.ffn_norm;
-    s.wq = rows_of(ql.wq, h0, h1, p + "wq");
-    s.wk = rows_of(ql.wk, h0, h1, p + "wk");
-    s.wv = rows_of(ql.wv, h0, h1, p + "wv");
-    s.wo = cols_of(ql.wo, h0, h1, p + "wo");
-    s.w1 = rows_of(ql.w1, plan.ffn.begin, plan.ffn.end, p + "w1");
-    s.w3 = rows_of(ql.w3, plan.ffn.begin, plan.ffn.end, p + "w3");
-    s.w2 = cols_of(ql.w2, plan.ffn.begin, plan.ffn.end, p + "w2");
+    if (sliced) {
+      s.wq = whole(ql.wq, ml ? &ml->wq : nullptr, p + "wq");
+      s.wk = whole(ql.wk, ml ? &ml->wk : nullptr, p + "wk");
+      s.wv = whole(ql.wv, ml ? &ml->wv : nullptr, p + "wv");
+      s.wo = whole(ql.wo, ml ? &ml->wo : nullptr, p + "wo");
+      s.w1 = whole(ql.w1, ml ? &ml->w1 : nullptr, p + "w1");
+      s.w3 = whole(ql.w3, ml ? &ml->w3 : nullptr, p + "w3");
+      s.w2 = whole(ql.w2, ml ? &ml->w2 : nullptr, p + "w2");
+    } else {
+      s.wq = rows_of(ql.wq, h0, h1, p + "wq");
+      s.wk = rows_of(ql.wk, h0, h1, p + "wk");
+      s.wv = rows_of(ql.wv, h0, h1, p + "wv");
+      s.wo = cols_of(ql.wo, h0, h1, p + "wo");
+      s.w1 = rows_of(ql.w1, plan.ffn.begin, plan.ffn.end, p + "w1");
+      s.w3 = rows_of(ql.w3, plan.ffn.begin, plan.ffn.end, p + "w3");
+      s.w2 = cols_of(ql.w2, plan.ffn.begin, plan.ffn.end, p + "w2");
+    }
     s.scores = ql.scores;
     s.attn = ql.attn;
     s.silu = ql.silu;
@@ -168,7 +232,11 @@ LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &p
     s.gate = ql.gate;
     layers_.push_back(std::move(s));
   }
-  if (compute_)
+  if (compute_ && sliced && movable)
+    embedding_ = std::move(movable->token_embedding);
+  else if (compute_ && sliced)
+    embedding_ = model.token_embedding;
+  else if (compute_)
     embedding_.assign(model.token_embedding.begin() + static_cast<size_t>(plan.vocab.begin) * D,
                       model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D);
   final_norm_ = model.final_norm;

@@ -64,12 +64,21 @@ struct RunStats {
 enum class Exchange { Int32, Int8 };
 Exchange parse_exchange(const std::string &name);
 
+// The rows of the model a chip with this plan holds (for read_qllama_slice).
+weights::LlamaSlice chip_slice(const weights::ModelConfig &config, const model::ChipPlan &plan);
+
 class LlamaChip {
  public:
   // `context`: positions this run uses (<= seq_len); the KV cache is sized for it.
   // `max_rows`: most tokens one forward() call takes (1 for autoregressive decoding).
+  // `model` is the whole model, or this chip's slice of it (read_qllama_slice with
+  // chip_slice(config, plan); anything else is refused). A slice passed as an rvalue is moved
+  // into the chip: the weights are then held once, as on the chip.
   LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &plan, int context,
             int max_rows, mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
+            Exchange exchange = Exchange::Int32);
+  LlamaChip(weights::QLlamaModel &&model, const model::ChipPlan &plan, int context, int max_rows,
+            mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
             Exchange exchange = Exchange::Int32);
 
   // Runs `tokens` at positions start, start+1, ... (causal attention over the KV cache), one
@@ -91,6 +100,7 @@ class LlamaChip {
   int64_t activation_bytes() const;
 
  private:
+  void build(const weights::QLlamaModel &model, weights::QLlamaModel *movable);
   void embed(std::span<const int> tokens);
   void attention(int l, int start, int S);
   void ffn(int l, int S);

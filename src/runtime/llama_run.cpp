@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <optional>
 #include <stdexcept>
 
 #include "runtime/chip_meter.hpp"
@@ -22,8 +24,18 @@ std::vector<int> prompt_ids(int vocab_size, int prompt_tokens, uint64_t seed) {
   return ids;
 }
 
-RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &plan,
-                    mpi::Cluster &cluster, chip::Chip &chip, const RunConfig &cfg) {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
+              const model::ChipPlan &plan, mpi::Cluster &cluster, chip::Chip &chip,
+              const RunConfig &cfg) {
+  const int64_t t_setup = now_ns();
   const bool prompt_mode = cfg.mode == "prompt";
   if (cfg.mode != "ar" && !prompt_mode)
     throw std::invalid_argument(fmt::format("--mode {}: Llama runs 'ar' or 'prompt'", cfg.mode));
@@ -39,8 +51,14 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
 
   // The shard needs a meter before its placement exists; the chip meter needs the placement.
   DeferredMeter meter;
-  LlamaChip shard(model, plan, context, prompt_mode ? context : 1, cluster, meter, cfg.algo,
-                  cfg.exchange);
+  const int rows = prompt_mode ? context : 1;
+  std::optional<LlamaChip> chip_shard;
+  if (movable)
+    chip_shard.emplace(std::move(*movable), plan, context, rows, cluster, meter, cfg.algo,
+                       cfg.exchange);
+  else
+    chip_shard.emplace(model, plan, context, rows, cluster, meter, cfg.algo, cfg.exchange);
+  LlamaChip &shard = *chip_shard;
 
   RunResult r;
   // Placement: KV cache and activations in L2 first, then weights in schedule order, with the
@@ -58,6 +76,9 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   chip_meter.set_trace(cfg.trace);
   meter.attach(&chip_meter);
 
+  const mpi::HostCommTime comm0 = cluster.host_time();
+  const int64_t t_run = now_ns();
+  r.host.setup_ns = t_run - t_setup;
   auto keep_logits = [&](bool keep) {
     if (model.layers.empty()) return;                         // cost-only: no logits
     auto all = cluster.gather_to_root(shard.local_logits());  // diagnostic, not charged
@@ -67,6 +88,7 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   if (prompt_mode) {
     // Prompt mode: the S tokens in one forward (GEMMs); the cost is that of the forward.
     r.prompt = prompt_ids(model.config.vocab_size, cfg.seq, cfg.seed);
+    meter.clock();
     r.prefill_cycles = chip.ledger().now();
     r.prefill_energy = chip.ledger().total().energy;
     r.generated.push_back(shard.forward(r.prompt, 0));
@@ -81,6 +103,7 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
       if (cfg.keep_step_logits) keep_logits(true);
     }
     r.generated.push_back(next);
+    meter.clock();
     r.prefill_cycles = chip.ledger().now();
     r.prefill_energy = chip.ledger().total().energy;
     for (int i = 0; i < cfg.tokens; ++i) {
@@ -88,6 +111,16 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
       if (cfg.keep_step_logits) keep_logits(true);
     }
   }
+  meter.clock();  // hand on the last queued ops before reading the ledger
+  r.host.run_ns = now_ns() - t_run;
+  const mpi::HostCommTime comm = cluster.host_time();
+  r.host.mpi_wait_ns = comm.wait_ns - comm0.wait_ns;
+  r.host.mpi_transfer_ns = comm.transfer_ns - comm0.transfer_ns;
+  r.host.messages = comm.messages - comm0.messages;
+  r.host.sleeps = comm.sleeps - comm0.sleeps;
+  r.host.bookkeeping_ns = meter.host_ns();
+  r.host.kernels_ns =
+      r.host.run_ns - r.host.mpi_wait_ns - r.host.mpi_transfer_ns - r.host.bookkeeping_ns;
   keep_logits(false);
   r.end_cycles = chip.ledger().now();
   r.total_energy = chip.ledger().total().energy;
@@ -99,6 +132,29 @@ RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &pl
   r.syncs_per_block_attn = st.syncs_per_block[0];
   r.syncs_per_block_ffn = st.syncs_per_block[1];
   return r;
+}
+
+}  // namespace
+
+RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &plan,
+                    mpi::Cluster &cluster, chip::Chip &chip, const RunConfig &cfg) {
+  return run(model, nullptr, plan, cluster, chip, cfg);
+}
+
+RunResult run_llama(weights::QLlamaModel &&model, const model::ChipPlan &plan,
+                    mpi::Cluster &cluster, chip::Chip &chip, const RunConfig &cfg) {
+  return run(model, &model, plan, cluster, chip, cfg);
+}
+
+nlohmann::json host_json(const HostTimes &h) {
+  return {{"setup_s", h.setup_ns * 1e-9},
+          {"run_s", h.run_ns * 1e-9},
+          {"kernels_s", h.kernels_ns * 1e-9},
+          {"mpi_wait_s", h.mpi_wait_ns * 1e-9},
+          {"mpi_transfer_s", h.mpi_transfer_ns * 1e-9},
+          {"bookkeeping_s", h.bookkeeping_ns * 1e-9},
+          {"messages", h.messages},
+          {"sleeps", h.sleeps}};
 }
 
 nlohmann::json chip_json(const chip::Chip &chip, const model::ChipPlan &plan, const RunResult &r) {
@@ -141,6 +197,7 @@ nlohmann::json chip_json(const chip::Chip &chip, const model::ChipPlan &plan, co
   j["bytes"] = bytes;
   j["link_bytes"] = led.total().link_bytes;
   j["memory"] = mem;
+  j["host"] = host_json(r.host);  // host wall-clock: differs from run to run
   j["syncs"] = {{"block", r.block_syncs},
                 {"edge", r.edge_exchanges},
                 {"tokens", r.tokens_run},

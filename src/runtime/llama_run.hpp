@@ -33,6 +33,19 @@ struct RunConfig {
 // The prompt of a run: P token ids from the seed (deterministic, the same on every rank).
 std::vector<int> prompt_ids(int vocab_size, int prompt_tokens, uint64_t seed);
 
+// Host wall-clock of one rank's run, in nanoseconds: where the emulator's own time goes (the
+// host-speed breakdown of scripts/bench.sh). It never feeds simulated time or costs.
+struct HostTimes {
+  int64_t setup_ns = 0;         // building the shard, placing it, the KV cache
+  int64_t run_ns = 0;           // every forward() of the run
+  int64_t kernels_ns = 0;       // run_ns minus the three below: the int8 arithmetic and its glue
+  int64_t mpi_wait_ns = 0;      // waiting for peers' messages
+  int64_t mpi_transfer_ns = 0;  // posting, copying and combining messages
+  int64_t bookkeeping_ns = 0;   // pricing ops, the cost ledger, tracing
+  int64_t messages = 0, sleeps = 0;
+};
+nlohmann::json host_json(const HostTimes &h);
+
 struct RunResult {
   std::vector<int> prompt;            // P ids
   std::vector<int> generated;         // T + 1 ids: the prefill's output, then one per decode step
@@ -46,11 +59,16 @@ struct RunResult {
   int64_t syncs_per_block_attn = 0, syncs_per_block_ffn = 0;
   chip::Placement placement;
   int64_t kv_cache_bytes = 0, activation_bytes = 0;
+  HostTimes host;
 };
 
 // Runs this rank's chip. Throws on bad input or a memory cap violation (the caller reports it
 // with the rank and ends the job).
 RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &plan,
+                    mpi::Cluster &cluster, chip::Chip &chip, const RunConfig &cfg);
+// The same with this chip's slice of the model (read_qllama_slice), moved into the chip: the
+// weights are held once. `model` keeps its config; its tensors are taken.
+RunResult run_llama(weights::QLlamaModel &&model, const model::ChipPlan &plan,
                     mpi::Cluster &cluster, chip::Chip &chip, const RunConfig &cfg);
 
 // This rank's figures as JSON (gathered on rank 0 for the report).

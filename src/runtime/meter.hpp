@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mpi/cluster.hpp"
 
@@ -46,31 +47,52 @@ class Meter {
   virtual int64_t clock() const = 0;
 };
 
-// A meter that drops every call until attach() names the real one, then forwards to it. The run
-// drivers build a shard (which needs a meter) before its placement exists (which the real meter
-// needs): the shard gets this one, and the chip meter is attached once the shard is placed.
+// A meter that drops every call until attach() names the real one, then hands its calls on. The
+// run drivers build a shard (which needs a meter) before its placement exists (which the real
+// meter needs): the shard gets this one, and the chip meter is attached once the shard is placed.
+//
+// Calls are queued and handed on in order when the simulated clock is needed (clock(), sync()):
+// the results are those of calling the real meter directly, and the host time the real meter
+// takes (the cost ledger, pricing, tracing) is measured with two clock reads per batch instead of
+// two per op (host_ns(), for the host-speed breakdown; it never touches simulated time).
 class DeferredMeter final : public Meter {
  public:
-  void attach(Meter *to) { to_ = to; }
+  void attach(Meter *to) {
+    to_ = to;
+    queue_.clear();
+  }
   void linear(int l, const std::string &w, int t, int o, int i) override {
-    if (to_) to_->linear(l, w, t, o, i);
+    if (to_) queue_.push_back({Call::Linear, l, w, nullptr, Nonlinear::Copy, t, o, i, 0});
   }
   void linear_partial(int l, const std::string &w, int t, int o, int i) override {
-    if (to_) to_->linear_partial(l, w, t, o, i);
+    if (to_) queue_.push_back({Call::LinearPartial, l, w, nullptr, Nonlinear::Copy, t, o, i, 0});
   }
   void matmul(int l, const char *op, int M, int N, int K) override {
-    if (to_) to_->matmul(l, op, M, N, K);
+    if (to_) queue_.push_back({Call::Matmul, l, {}, op, Nonlinear::Copy, M, N, K, 0});
   }
   void nonlinear(int l, Nonlinear k, int64_t n) override {
-    if (to_) to_->nonlinear(l, k, n);
+    if (to_) queue_.push_back({Call::Nonlinear, l, {}, nullptr, k, 0, 0, 0, n});
   }
-  void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override {
-    if (to_) to_->sync(l, k, t);
-  }
-  int64_t clock() const override { return to_ ? to_->clock() : 0; }
+  void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override;
+  int64_t clock() const override;
+  // Host nanoseconds spent in the attached meter so far.
+  int64_t host_ns() const { return host_ns_; }
 
  private:
+  struct Call {
+    enum Kind { Linear, LinearPartial, Matmul, Nonlinear } kind;
+    int layer;
+    std::string weight;  // Linear*: copied (callers may pass a temporary)
+    const char *op;      // Matmul: a string literal
+    runtime::Nonlinear nonlinear;
+    int a, b, c;       // tokens, out, in / M, N, K
+    int64_t elements;  // Nonlinear
+  };
+  void flush() const;
+
   Meter *to_ = nullptr;
+  mutable std::vector<Call> queue_;
+  mutable int64_t host_ns_ = 0;
 };
 
 }  // namespace mcuemu::runtime

@@ -144,3 +144,46 @@ TEST(Quantize, Int8ReaderRejectsFp32AndMissingData) {
   std::filesystem::remove(fp);
   std::filesystem::remove(q);
 }
+
+// read_qllama_slice reads only the given rows / columns: the same integers as slicing the whole.
+TEST(Quantize, SliceReadEqualsSlicingTheWholeModel) {
+  const std::string path = tmp("slice.h5");
+  weights::write_qllama(path, tiny_q(), "test");
+  const auto &a = tiny_q();
+  const int D = a.config.dim, F = a.config.hidden_dim;
+  const weights::LlamaSlice s{.head_rows_begin = 8,
+                              .head_rows_end = 24,
+                              .ffn_begin = 5,
+                              .ffn_end = 17,
+                              .vocab_begin = 3,
+                              .vocab_end = 11};
+  const auto b = weights::read_qllama_slice(path, s);
+  ASSERT_TRUE(b.slice.has_value());
+  EXPECT_EQ(*b.slice, s);
+  EXPECT_EQ(b.token_embedding, std::vector<int8_t>(a.token_embedding.begin() + 3 * D,
+                                                   a.token_embedding.begin() + 11 * D));
+  EXPECT_EQ(b.rope_cos, a.rope_cos);
+  EXPECT_FLOAT_EQ(b.logit_scale, a.logit_scale);
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const auto &x = a.layers[l], &y = b.layers[l];
+    EXPECT_EQ(y.wq.out, 16);
+    EXPECT_EQ(y.wq.in, D);
+    EXPECT_EQ(y.wk.w, std::vector<int8_t>(x.wk.w.begin() + 8 * D, x.wk.w.begin() + 24 * D));
+    EXPECT_EQ(y.wv.rq_mul, std::vector<int32_t>(x.wv.rq_mul.begin() + 8, x.wv.rq_mul.begin() + 24));
+    EXPECT_EQ(y.w1.rq_add, std::vector<int32_t>(x.w1.rq_add.begin() + 5, x.w1.rq_add.begin() + 17));
+    EXPECT_EQ(y.w3.w, std::vector<int8_t>(x.w3.w.begin() + 5 * D, x.w3.w.begin() + 17 * D));
+    // Column slices keep every row and the whole requant.
+    ASSERT_EQ(y.wo.in, 16);
+    ASSERT_EQ(y.w2.in, 12);
+    for (int o = 0; o < D; ++o) {
+      for (int i = 0; i < 16; ++i) ASSERT_EQ(y.wo.w[o * 16 + i], x.wo.w[o * D + 8 + i]);
+      for (int i = 0; i < 12; ++i) ASSERT_EQ(y.w2.w[o * 12 + i], x.w2.w[o * F + 5 + i]);
+    }
+    EXPECT_EQ(y.w2.rq_mul, x.w2.rq_mul);
+    EXPECT_EQ(y.attn_norm.w, x.attn_norm.w);
+  }
+  weights::LlamaSlice bad = s;
+  bad.ffn_end = F + 1;
+  EXPECT_THROW(weights::read_qllama_slice(path, bad), std::invalid_argument);
+  std::filesystem::remove(path);
+}

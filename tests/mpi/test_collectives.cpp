@@ -1,7 +1,10 @@
 // Collectives of mpi/cluster.hpp on the real MPI ranks of this job: data, virtual time, counts.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <numeric>
+#include <string>
 
 #include "mpi/cluster.hpp"
 
@@ -79,6 +82,63 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, Collectives,
                          [](const auto &info) {
                            return std::string(mcuemu::mpi::algo_name(info.param));
                          });
+
+// The shared-memory transport (every rank on this host) and MPI point-to-point along the
+// algorithm's hops must agree on everything: data, clocks, bytes and messages on the link.
+void expect_same_timing(const mcuemu::mpi::CollectiveTiming &a,
+                        const mcuemu::mpi::CollectiveTiming &b, const std::string &what) {
+  EXPECT_EQ(a.arrival, b.arrival) << what;
+  EXPECT_EQ(a.latest, b.latest) << what;
+  EXPECT_EQ(a.end, b.end) << what;
+  EXPECT_EQ(a.idle_cycles, b.idle_cycles) << what;
+  EXPECT_EQ(a.link_cycles, b.link_cycles) << what;
+  EXPECT_EQ(a.bytes_sent, b.bytes_sent) << what;
+  EXPECT_EQ(a.messages_sent, b.messages_sent) << what;
+}
+
+TEST(Transports, SharedMemoryAndPointToPointAgree) {
+  using mcuemu::mpi::WaitPolicy;
+  Cluster shm(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, Cluster::Transport::Auto);
+  Cluster p2p(MPI_COMM_WORLD, kLink, WaitPolicy::Sleep, Cluster::Transport::PointToPoint);
+  if (shm.size() > 1) {
+    EXPECT_TRUE(shm.shared_memory());  // every rank of this test runs on one host
+  }
+  EXPECT_FALSE(p2p.shared_memory());
+  const int r = shm.rank();
+  // 70000 int32 is more than one shared-memory round (64 KiB) and many eager-sized chunks.
+  for (size_t n : {1u, 5u, 512u, 16500u, 70000u})
+    for (auto algo : {AllreduceAlgo::Tree, AllreduceAlgo::Ring, AllreduceAlgo::Direct})
+      for (int wire : {4, 2}) {
+        std::vector<int32_t> a(n), b(n);
+        for (size_t i = 0; i < n; ++i) a[i] = b[i] = value(r, i);
+        const int64_t clock = 777 * ((r * 5) % 7) + static_cast<int64_t>(n);
+        const auto ta = shm.allreduce_sum(a, clock, algo, wire);
+        const auto tb = p2p.allreduce_sum(b, clock, algo, wire);
+        const std::string what = fmt::format("allreduce n={} {} wire {}", n, algo_name(algo), wire);
+        ASSERT_EQ(a, b) << what;
+        expect_same_timing(ta, tb, what);
+      }
+  for (int root = 0; root < shm.size(); ++root)
+    for (size_t n : {0u, 512u, 70000u}) {
+      std::vector<int8_t> a(n, static_cast<int8_t>(r)), b(n, static_cast<int8_t>(r));
+      const int64_t clock = 100 * (r + 3 * root);
+      const auto ta = shm.broadcast(a, root, clock);
+      const auto tb = p2p.broadcast(b, root, clock);
+      const std::string what = fmt::format("broadcast root {} n={}", root, n);
+      ASSERT_EQ(a, b) << what;
+      ASSERT_EQ(a, std::vector<int8_t>(n, static_cast<int8_t>(root))) << what;
+      expect_same_timing(ta, tb, what);
+    }
+  for (int ties : {0, 1}) {
+    int32_t va = ties ? 5 : 10 * r, vb = va;
+    int64_t ia = 1000 - r, ib = ia;
+    const auto ta = shm.argmax(va, ia, 50 * r);
+    const auto tb = p2p.argmax(vb, ib, 50 * r);
+    EXPECT_EQ(va, vb);
+    EXPECT_EQ(ia, ib);
+    expect_same_timing(ta, tb, "argmax");
+  }
+}
 
 TEST(Broadcast, EveryRootReachesEveryone) {
   Cluster c(MPI_COMM_WORLD, kLink);

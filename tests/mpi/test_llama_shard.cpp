@@ -2,7 +2,11 @@
 // and chip. A rank also runs the whole model alone (MPI_COMM_SELF, one chip) as its reference:
 // the N-chip run must give the same tokens, and this rank's slice of the logits must equal the
 // same slice of the one-chip logits, bit for bit.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "chip/chip.hpp"
 #include "chip/profile.hpp"
@@ -11,6 +15,7 @@
 #include "mpi/cluster.hpp"
 #include "runtime/chip_meter.hpp"
 #include "runtime/llama_run.hpp"
+#include "weights/qmodel_io.hpp"
 #include "weights/synthetic.hpp"
 
 using namespace mcuemu;
@@ -153,3 +158,48 @@ TEST(LlamaShardExchange, Int8HalvesLinkBytesAndIsExactOnOneChip) {
 }
 
 }  // namespace
+
+// A rank that reads only its slice of the model file (read_qllama_slice, moved into the chip)
+// runs exactly as one that slices the whole model in memory: tokens, logits, clock, energy.
+TEST(LlamaShardSlice, SliceReadFromTheFileRunsLikeTheWholeModel) {
+  mpi::Cluster cluster(MPI_COMM_WORLD);
+  const auto path =
+      fmt::format("{}/mcuemu-slice-{}-{}.h5", ::testing::TempDir(), getpid(), cluster.rank());
+  weights::write_qllama(path, tiny_model(), "test");
+  const chip::Profile p = chip::load_profile("gap9");
+  cluster.set_link(runtime::link_model(p));
+  const auto plan = model::make_plan(tiny_model().config, cluster.size());
+  const auto &mine = plan.chips[cluster.rank()];
+  auto slice = weights::read_qllama_slice(path, runtime::chip_slice(tiny_model().config, mine));
+  std::filesystem::remove(path);
+  // The slice holds this chip's rows only.
+  const int hd = tiny_model().config.head_dim();
+  EXPECT_EQ(slice.layers.at(0).wq.out, mine.heads.size() * hd);
+  EXPECT_EQ(slice.layers.at(0).w2.in, mine.ffn.size());
+  EXPECT_EQ(slice.token_embedding.size(),
+            static_cast<size_t>(mine.vocab.size()) * tiny_model().config.dim);
+  runtime::RunConfig rc;
+  rc.prompt_tokens = 3;
+  rc.tokens = 6;
+  rc.seed = 11;
+  chip::Chip a(cluster.rank(), p), b(cluster.rank(), p);
+  const auto from_slice = runtime::run_llama(std::move(slice), mine, cluster, a, rc);
+  const auto from_whole = runtime::run_llama(tiny_model(), mine, cluster, b, rc);
+  EXPECT_EQ(from_slice.generated, from_whole.generated);
+  EXPECT_EQ(from_slice.final_logits, from_whole.final_logits);
+  EXPECT_EQ(from_slice.end_cycles, from_whole.end_cycles);
+  EXPECT_DOUBLE_EQ(from_slice.total_energy.total_pj(), from_whole.total_energy.total_pj());
+  // A slice read for another chip is refused.
+  if (cluster.size() > 1) {
+    const auto &other = plan.chips[(cluster.rank() + 1) % cluster.size()];
+    weights::write_qllama(path, tiny_model(), "test");
+    auto wrong = weights::read_qllama_slice(path, runtime::chip_slice(tiny_model().config, other));
+    std::filesystem::remove(path);
+    mpi::Cluster self(MPI_COMM_SELF);
+    chip::Chip c(0, p);
+    runtime::DeferredMeter meter;
+    EXPECT_THROW(
+        runtime::LlamaChip(std::move(wrong), mine, 9, 1, self, meter, mpi::AllreduceAlgo::Tree),
+        std::invalid_argument);
+  }
+}

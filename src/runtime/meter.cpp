@@ -1,0 +1,54 @@
+#include "runtime/meter.hpp"
+
+#include <chrono>
+
+namespace mcuemu::runtime {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void DeferredMeter::flush() const {
+  if (queue_.empty()) return;
+  for (const Call &c : queue_) {
+    switch (c.kind) {
+      case Call::Linear:
+        to_->linear(c.layer, c.weight, c.a, c.b, c.c);
+        break;
+      case Call::LinearPartial:
+        to_->linear_partial(c.layer, c.weight, c.a, c.b, c.c);
+        break;
+      case Call::Matmul:
+        to_->matmul(c.layer, c.op, c.a, c.b, c.c);
+        break;
+      case Call::Nonlinear:
+        to_->nonlinear(c.layer, c.nonlinear, c.elements);
+        break;
+    }
+  }
+  queue_.clear();
+}
+
+void DeferredMeter::sync(int l, SyncKind k, const mpi::CollectiveTiming &t) {
+  if (!to_) return;
+  const int64_t t0 = now_ns();
+  flush();
+  to_->sync(l, k, t);
+  host_ns_ += now_ns() - t0;
+}
+
+int64_t DeferredMeter::clock() const {
+  if (!to_) return 0;
+  const int64_t t0 = now_ns();
+  flush();
+  const int64_t c = to_->clock();
+  host_ns_ += now_ns() - t0;
+  return c;
+}
+
+}  // namespace mcuemu::runtime
