@@ -11,6 +11,8 @@
 #include <exception>
 #include <stdexcept>
 
+#include "mpi/hosts.hpp"
+
 namespace mcuemu::mpi {
 namespace {
 
@@ -429,9 +431,10 @@ void Cluster::check_same_everywhere(const std::string &what, const std::string &
   std::string bad;
   for (int r = 1; r < size_; ++r)
     if (all[r] != all[0]) bad += (bad.empty() ? "" : ", ") + std::to_string(r);
-  if (!bad.empty())
-    throw std::runtime_error(
-        fmt::format("{} differ between ranks: rank(s) {} do not match rank 0", what, bad));
+  if (!bad.empty())  // every rank knows: rank 0 reports
+    throw CollectiveError(
+        fmt::format("{} differ between ranks: rank(s) {} do not match rank 0", what, bad),
+        rank_ == 0);
 }
 
 void abort_job(const std::string &what, int exit_code) {
@@ -439,7 +442,8 @@ void abort_job(const std::string &what, int exit_code) {
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
   if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  std::fprintf(stderr, "mcuemu: rank %d: error: %s\n", rank, what.c_str());
+  std::fprintf(stderr, "mcuemu: rank %d (host %s): error: %s\n", rank, host_name().c_str(),
+               what.c_str());
   std::fflush(stderr);
   if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::exit(exit_code);

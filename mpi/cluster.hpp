@@ -93,8 +93,8 @@ class Cluster {
   MPI_Comm comm() const { return comm_; }
   HostCommTime host_time() const;
 
-  // Checks that every rank passed the same string (e.g. the options); throws naming the ranks
-  // that differ from rank 0.
+  // Checks that every rank passed the same string (e.g. the options); throws, on every rank, a
+  // CollectiveError (mpi/hosts.hpp) reported by rank 0 naming the ranks that differ from it.
   void check_same_everywhere(const std::string &what, const std::string &value) const;
 
  private:
@@ -144,7 +144,8 @@ class Cluster {
 };
 
 // Report an error from this rank as one line and end the whole job (no rank is left waiting in
-// a collective): "mcuemu: rank R: error: what".
+// a collective): "mcuemu: rank R (host H): error: what", H being the host the rank runs on
+// (mpi/hosts.hpp, host_name), so that a multi-host job says where it failed.
 [[noreturn]] void abort_job(const std::string &what, int exit_code = 1);
 
 }  // namespace mcuemu::mpi

@@ -17,6 +17,12 @@ key=value overrides. Keys:
     cost_only                  true | false (the command line --cost-only forces true)
     baseline_chips             the chip count speedups are taken against (default 1)
 
+Across several hosts: --mpirun-args passes extra mpirun arguments to every point, e.g.
+    --mpirun-args "--hostfile hosts --mca btl self,vader,tcp"  (docs/multihost.md)
+The Open MPI defaults below (MPI_ENV) only fill in what the environment does not set, and an
+`--mca NAME VALUE` in --mpirun-args overrides them (a parameter may appear only once on the
+mpirun command line, but a --mca flag does override the same OMPI_MCA_NAME variable).
+
 Each point writes <out>/points/<id>/summary.json (or error.txt when it failed). A point whose
 summary exists is not run again, so an interrupted sweep resumes; a failed point is recorded and
 the sweep goes on. At the end <out>/aggregate.csv and <out>/aggregate.h5 hold one row per point.
@@ -83,8 +89,8 @@ def point_id(p):
     return "_".join(x for x in parts if x).replace("/", "-").replace("=", "-")
 
 
-def command(p, binary, out_dir, cost_only):
-    cmd = ["mpirun", "-n", str(p["chips"]), "--oversubscribe", str(binary), "run", "-q",
+def command(p, binary, out_dir, cost_only, mpirun_args=()):
+    cmd = ["mpirun", "-n", str(p["chips"]), "--oversubscribe", *mpirun_args, str(binary), "run", "-q",
            "--out", str(out_dir), "--summary-json", str(out_dir / "summary.json")]
     for k in ["model", "mode", "profile", "allreduce", "exchange", "tokens", "seq"]:
         if k in p:
@@ -164,19 +170,25 @@ def main():
     ap.add_argument("--cost-only", action="store_true", help="run every point with --cost-only")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per point before it is failed")
     ap.add_argument("--rerun-failed", action="store_true", help="run points that failed before again")
+    ap.add_argument("--mpirun-args", default="",
+                    help='extra mpirun arguments for every point, e.g. "--hostfile hosts" (docs/multihost.md)')
     args = ap.parse_args()
+    mpirun_args = shlex.split(args.mpirun_args)
 
     e = read_experiment(args.experiment)
     name = e.get("name", Path(args.experiment).stem)
-    out = Path(args.out or ROOT / "results" / name)
+    # Absolute paths: the ranks (rank 0 writes the results) may run on other hosts and in
+    # another working directory than this script.
+    out = Path(args.out or ROOT / "results" / name).resolve()
     cost_only = args.cost_only or e.get("cost_only", "false").strip().lower() == "true"
     if not Path(args.bin).exists():
         sys.exit(f"sweep: no binary at {args.bin} (build first, or give --bin)")
+    binary = Path(args.bin).resolve()
     pts = list(points(e))
     for p in pts:
         p["id"] = point_id(p)
     (out / "points").mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, **MPI_ENV)
+    env = dict(MPI_ENV, **os.environ)  # the caller's settings win
     rows, t0, ran = [], time.monotonic(), 0
     print(f"sweep {name}: {len(pts)} points -> {out}" + (" (cost-only)" if cost_only else ""))
     for i, p in enumerate(pts, 1):
@@ -189,7 +201,7 @@ def main():
         else:
             d.mkdir(parents=True, exist_ok=True)
             error.unlink(missing_ok=True)
-            cmd = command(p, args.bin, d, cost_only)
+            cmd = command(p, binary, d, cost_only, mpirun_args)
             (d / "command.txt").write_text(" ".join(shlex.quote(c) for c in cmd) + "\n")
             try:
                 r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)

@@ -14,6 +14,8 @@ MCUEMU_PACKAGES=(
 # The RISC-V target (cmake/riscv32.cmake, tests/riscv/): cross compiler, C library, qemu.
 # scripts/test.sh installs them too: install_missing "${MCUEMU_RISCV_PACKAGES[@]}".
 MCUEMU_RISCV_PACKAGES=(gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc)
+# The multi-host test (scripts/test-multihost.sh): ip (netns, veth, bridge), unshare and mount.
+MCUEMU_MULTIHOST_PACKAGES=(iproute2 util-linux)
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -34,6 +36,16 @@ install_missing() {
   say "installing missing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# True if this process may create network namespaces (root, and `ip netns` works here): what
+# scripts/test-multihost.sh needs. Probes with a namespace of its own, deleted at once.
+can_use_netns() {
+  [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null && command -v unshare >/dev/null || return 1
+  local probe=mcuemu-probe-$$
+  ip netns add "$probe" 2>/dev/null || return 1
+  ip netns del "$probe" 2>/dev/null
+  return 0
 }
 
 # Oversubscribed Open MPI on a small machine must yield when idle (DESIGN.md, Running on 2 cores).

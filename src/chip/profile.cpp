@@ -268,8 +268,8 @@ std::string resolve_profile_path(const std::string &path_or_name, const std::str
   return dir + "/" + path_or_name + ".ini";
 }
 
-Profile load_profile(const std::string &path_or_name, const std::vector<std::string> &set_overrides,
-                     const std::string &search_dir) {
+std::string read_profile_text(const std::string &path_or_name, const std::string &search_dir,
+                              std::string *resolved) {
   const std::string path = resolve_profile_path(path_or_name, search_dir);
   std::ifstream file(path);
   if (!file) {
@@ -278,8 +278,19 @@ Profile load_profile(const std::string &path_or_name, const std::vector<std::str
   }
   std::stringstream buffer;
   buffer << file.rdbuf();
-  const std::string text = buffer.str();
+  if (resolved) *resolved = path;
+  return buffer.str();
+}
 
+Profile load_profile(const std::string &path_or_name, const std::vector<std::string> &set_overrides,
+                     const std::string &search_dir) {
+  std::string path;
+  const std::string text = read_profile_text(path_or_name, search_dir, &path);
+  return parse_profile(text, path, set_overrides);
+}
+
+Profile parse_profile(const std::string &text, const std::string &path,
+                      const std::vector<std::string> &set_overrides) {
   const FileIndex index = scan_lines(text, path);
   std::map<std::string, int> line_of;
   for (const Line &l : index.keys) line_of.emplace(l.key, l.line);

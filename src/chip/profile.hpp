@@ -144,6 +144,16 @@ Profile load_profile(const std::string &path_or_name,
                      const std::vector<std::string> &set_overrides = {},
                      const std::string &search_dir = "");
 
+// The two halves of load_profile, for callers that read the file in one place and parse it in
+// another (`mcuemu run`: rank 0 reads it, every rank parses the same text, so a profile file
+// need only exist on rank 0's host). read_profile_text resolves and reads the file (ChipError
+// if it cannot) and sets *resolved to the path it read; parse_profile takes that text and path
+// (used in messages and Profile::path) and does everything else load_profile does.
+std::string read_profile_text(const std::string &path_or_name, const std::string &search_dir = "",
+                              std::string *resolved = nullptr);
+Profile parse_profile(const std::string &text, const std::string &path,
+                      const std::vector<std::string> &set_overrides = {});
+
 // A multi-line, human-readable listing of every entry with its value and origin (for reports).
 std::string describe(const Profile &profile);
 

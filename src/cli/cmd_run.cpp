@@ -13,7 +13,6 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -25,6 +24,7 @@
 #include "model/partition.hpp"
 #include "model/quantize.hpp"
 #include "mpi/cluster.hpp"
+#include "mpi/hosts.hpp"
 #include "runtime/chip_meter.hpp"
 #include "runtime/llama_run.hpp"
 #include "runtime/report.hpp"
@@ -33,7 +33,6 @@
 #include "weights/synthetic.hpp"
 
 namespace po = boost::program_options;
-namespace fs = std::filesystem;
 
 namespace mcuemu::cli {
 namespace {
@@ -80,16 +79,16 @@ weights::FloatModel default_fp32(const RunOptions &o) {
 }
 
 // The default model: synthetic fp32 weights, calibrated and quantized, cached on first use.
-// Only rank 0 makes it; the others wait for its word.
+// Rank 0 makes it once (written to a temporary file, then renamed); on a multi-host run every
+// other host that does not see rank 0's file (no shared cache directory) receives a copy over
+// MPI (mpi::ensure_on_every_host, docs/multihost.md).
 std::string ensure_default_model(const RunOptions &o, const mpi::Cluster &cluster) {
   const std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
   const std::string path =
       fmt::format("{}/{}-seed{}-calib{}-g{}q{}.int8.h5", dir, o.model, o.model_seed, o.calib_tokens,
                   weights::kSyntheticVersion, model::kQuantizerVersion);
-  int ok = 1;
-  if (cluster.rank() == 0 && !fs::exists(path)) {
+  mpi::ensure_on_every_host(cluster.comm(), "the default model", path, [&](const std::string &tmp) {
     try {
-      fs::create_directories(dir);
       std::fprintf(stderr, "mcuemu: making the default synthetic %s (seed %llu), cached at %s\n",
                    o.model.c_str(), static_cast<unsigned long long>(o.model_seed), path.c_str());
       const auto fp = default_fp32(o);
@@ -98,13 +97,11 @@ std::string ensure_default_model(const RunOptions &o, const mpi::Cluster &cluste
       model::QuantizeOptions qo;
       qo.calib_tokens = o.calib_tokens;
       const auto q = model::quantize(fp, model::calibrate(fp, qo), qo);
-      weights::write_qllama(path, q, fmt::format("synthetic seed {} (mcuemu run)", o.model_seed));
+      weights::write_qllama(tmp, q, fmt::format("synthetic seed {} (mcuemu run)", o.model_seed));
     } catch (const std::exception &e) {
-      ok = 0;
-      mpi::abort_job(fmt::format("making the default model {}: {}", path, e.what()));
+      throw std::runtime_error(fmt::format("making the default model {}: {}", path, e.what()));
     }
-  }
-  MPI_Bcast(&ok, 1, MPI_INT, 0, cluster.comm());
+  });
   return path;
 }
 
@@ -162,7 +159,17 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   mpi::Cluster cluster(MPI_COMM_WORLD);
   cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
 
-  chip::Profile profile = chip::load_profile(o.profile, o.sets);
+  // Rank 0 reads the profile and every rank parses the same text: a profile file (or the
+  // source tree's experiments/hw, for a named profile) need only exist on rank 0's host.
+  std::string profile_path, profile_text;
+  if (cluster.rank() == 0) profile_text = chip::read_profile_text(o.profile, "", &profile_path);
+  mpi::broadcast_string(cluster.comm(), profile_path);
+  mpi::broadcast_string(cluster.comm(), profile_text);
+  chip::Profile profile = chip::parse_profile(profile_text, profile_path, o.sets);
+  // Every rank reads the model file it is given: on a multi-host run every host needs it.
+  if (!o.weights.empty())
+    mpi::check_readable_everywhere(
+        cluster.comm(), fmt::format("the model file {} (--weights)", o.weights), o.weights);
   cluster.set_link(runtime::link_model(profile));
   const auto algo = mpi::parse_algo(o.allreduce);
 
@@ -402,6 +409,10 @@ int run(const std::vector<std::string> &args) {
   int rc = 0;
   try {
     rc = run_job(o, text);
+  } catch (const mpi::CollectiveError &e) {
+    // Every rank saw it; one reports it, the others wait for its abort.
+    if (e.reporter()) mpi::abort_job(e.what());
+    mpi::await_abort(e.what());
   } catch (const std::exception &e) {
     mpi::abort_job(e.what());
   }

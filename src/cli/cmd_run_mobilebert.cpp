@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -21,14 +20,13 @@
 #include "model/golden.hpp"
 #include "model/partition.hpp"
 #include "model/quantize.hpp"
+#include "mpi/hosts.hpp"
 #include "runtime/chip_meter.hpp"
 #include "runtime/mobilebert_run.hpp"
 #include "runtime/report.hpp"
 #include "weights/model_file.hpp"
 #include "weights/qmodel_io.hpp"
 #include "weights/synthetic.hpp"
-
-namespace fs = std::filesystem;
 
 namespace mcuemu::cli {
 namespace {
@@ -40,17 +38,16 @@ int default_calib_tokens(const EncoderJobOptions &o, const weights::ModelConfig 
 }
 
 // The default model: synthetic fp32 weights, calibrated and quantized, cached on first use.
-// Only rank 0 makes it; the others wait for its word.
+// Made once by rank 0 and copied to the hosts that do not see it, like TinyLlama's
+// (cmd_run.cpp, mpi::ensure_on_every_host).
 std::string ensure_default_model(const EncoderJobOptions &o, const mpi::Cluster &cluster) {
   const auto config = weights::config_by_name(o.model);
   const int calib = default_calib_tokens(o, config);
   const std::string path =
       fmt::format("{}/{}-seed{}-calib{}-g{}q{}.int8.h5", o.cache_dir, o.model, o.model_seed, calib,
                   weights::kSyntheticVersion, model::kQuantizerVersion);
-  int ok = 1;
-  if (cluster.rank() == 0 && !fs::exists(path)) {
+  mpi::ensure_on_every_host(cluster.comm(), "the default model", path, [&](const std::string &tmp) {
     try {
-      fs::create_directories(o.cache_dir);
       std::fprintf(stderr, "mcuemu: making the default synthetic %s (seed %llu), cached at %s\n",
                    o.model.c_str(), static_cast<unsigned long long>(o.model_seed), path.c_str());
       const auto fp = weights::synthetic_mobilebert(config, o.model_seed);
@@ -58,14 +55,12 @@ std::string ensure_default_model(const EncoderJobOptions &o, const mpi::Cluster 
       model::QuantizeOptions qo;
       qo.calib_tokens = calib;
       const auto q = model::quantize(fp, model::calibrate(fp, qo), qo);
-      weights::write_qmobilebert(path, q,
+      weights::write_qmobilebert(tmp, q,
                                  fmt::format("synthetic seed {} (mcuemu run)", o.model_seed));
     } catch (const std::exception &e) {
-      ok = 0;
-      mpi::abort_job(fmt::format("making the default model {}: {}", path, e.what()));
+      throw std::runtime_error(fmt::format("making the default model {}: {}", path, e.what()));
     }
-  }
-  MPI_Bcast(&ok, 1, MPI_INT, 0, cluster.comm());
+  });
   return path;
 }
 

@@ -65,6 +65,20 @@ TEST(Profile, DefaultDirectoryAndPaths) {
   EXPECT_EQ(load_profile(hw_dir() + "/siracusa.ini").name, "siracusa");
 }
 
+TEST(Profile, ReadThenParseIsLoad) {
+  // `mcuemu run` reads the file on rank 0 and parses the broadcast text on every rank.
+  std::string path;
+  const std::string text = read_profile_text("gap9", hw_dir(), &path);
+  EXPECT_EQ(path, hw_dir() + "/gap9.ini");
+  EXPECT_EQ(text, gap9_text());
+  const Profile parsed = parse_profile(text, path, {"chip.freq_mhz=100"});
+  const Profile loaded = load_profile("gap9", {"chip.freq_mhz=100"}, hw_dir());
+  EXPECT_EQ(describe(parsed), describe(loaded));
+  EXPECT_EQ(parsed.path, loaded.path);
+  EXPECT_THAT(error_of([] { read_profile_text("no_such_chip", "/nonexistent"); }),
+              HasSubstr("/nonexistent/no_such_chip.ini"));
+}
+
 TEST(Profile, UnitConversions) {
   const Profile p = load_profile("gap9", {}, hw_dir());
   EXPECT_DOUBLE_EQ(p.ns_from_cycles(370), 1000);

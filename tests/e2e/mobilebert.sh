@@ -102,10 +102,10 @@ expect() {  # expect NAME PATTERN -- command...
   fi
   echo "ok   $name (rc=$rc): $(grep -E "$pattern" <<<"$out" | head -1)"
 }
-expect "more chips than heads" "rank [0-9]+: error: mobilebert-tiny has 4 heads .* at most 4 chips, not 8; no mobilebert configuration has 8 or more heads" -- \
+expect "more chips than heads" "rank [0-9]+ \(host [^)]+\): error: mobilebert-tiny has 4 heads .* at most 4 chips, not 8; no mobilebert configuration has 8 or more heads" -- \
   mpiexec -n 8 --oversubscribe "$bin" run --weights q.h5 -q
-expect "decoding mode" "rank [0-9]+: error: --mode ar: MobileBERT is an encoder" -- \
+expect "decoding mode" "rank [0-9]+ \(host [^)]+\): error: --mode ar: MobileBERT is an encoder" -- \
   mpiexec -n 2 --oversubscribe "$bin" run --weights q.h5 --mode ar -q
-expect "sequence past seq_len" "rank [0-9]+: error: --seq 65: mobilebert-tiny encodes 1..64 tokens" -- \
+expect "sequence past seq_len" "rank [0-9]+ \(host [^)]+\): error: --seq 65: mobilebert-tiny encodes 1..64 tokens" -- \
   mpiexec -n 2 --oversubscribe "$bin" run --weights q.h5 --seq 65 -q
 echo "mobilebert end to end: ok"

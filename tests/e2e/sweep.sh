@@ -41,4 +41,10 @@ rm out/points/*_n2/summary.json
 set +e; third=$(sweep); set -e
 grep -q "\[2/3\] .*n2: ok" <<<"$third" && grep -q "\[1/3\] .*: done before" <<<"$third" \
   || { echo "FAIL: the deleted point was not re-run alone"; echo "$third"; exit 1; }
-echo "sweep: progress, aggregate, failure recording and resume work"
+# Extra mpirun arguments (multi-host: --hostfile, the TCP BTL): a --mca flag overrides the
+# environment's OMPI_MCA_btl (set by ctest) without Open MPI's "listed multiple times" error.
+set +e; fourth=$(/usr/bin/python3 "$src/scripts/sweep.py" tiny.ini --bin "$bin" --out out-tcp \
+  --mpirun-args "--mca btl self,tcp"); set -e
+grep -q "\[2/3\] .*n2: ok" <<<"$fourth" && grep -q -- "--mca btl self,tcp" out-tcp/points/*_n2/command.txt \
+  || { echo "FAIL: --mpirun-args"; echo "$fourth"; cat out-tcp/points/*_n2/error.txt 2>/dev/null; exit 1; }
+echo "sweep: progress, aggregate, failure recording, resume and --mpirun-args work"
