@@ -64,6 +64,11 @@ Placement place_tensors(Chip &chip, const std::vector<TensorSpec> &tensors) {
     const TensorSpec &t = tensors[i];
     if (t.pin) {
       placed[i] = memory[*t.pin].alloc(t.name, t.tag, t.bytes);
+    } else if (t.tag == Tag::kv_cache) {
+      // A KV cache too large for L2 (one chip, a long context) spills to L3: the attention then
+      // streams it from there every token, and the cost model charges it at L3's price.
+      placed[i] = memory[Level::L2].try_alloc(t.name, t.tag, t.bytes);
+      if (!placed[i]) placed[i] = memory[Level::L3].alloc(t.name, t.tag, t.bytes);
     } else if (t.tag != Tag::weights) {
       placed[i] = memory[Level::L2].alloc(t.name, t.tag, t.bytes);
     }

@@ -3,7 +3,10 @@
 // Rules, applied in this order:
 //   1. Tensors with a pinned level go there (an error if they do not fit).
 //   2. KV cache, activations and scratch go to L2: they are read and written every token.
-//      They are placed before any weight, so weights never crowd them out.
+//      They are placed before any weight, so weights never crowd them out. A KV cache that does
+//      not fit in L2 (one chip with a long context) spills to L3 (the off-chip RAM), where the
+//      attention streams it from (placed in the order given: the KV cache comes first, so it
+//      takes L2 if anything does).
 //   3. Weights, in the order given (the caller puts the most valuable first), each as a whole
 //      tensor: into the first on-chip level of weight_levels(profile) with room for it, else L3.
 //      "With room" is first fit, so a large tensor that falls to L3 does not stop a smaller later

@@ -156,6 +156,7 @@ void write_trace(const std::string &path, const mpi::Cluster &cluster, const run
 namespace {
 
 int run_job(const RunOptions &o, const std::string &options_text) {
+  const runtime::HostMemory memory_at_start = runtime::host_memory();
   mpi::Cluster cluster(MPI_COMM_WORLD);
   cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
 
@@ -246,8 +247,11 @@ int run_job(const RunOptions &o, const std::string &options_text) {
       o.cost_only ? runtime::run_llama(q, plan.chips[cluster.rank()], cluster, chip, rc)
                   : runtime::run_llama(std::move(q), plan.chips[cluster.rank()], cluster, chip, rc);
   write_trace(o.trace, cluster, trace, profile, q.config.name);
-  const auto chips =
-      runtime::gather_json(cluster, runtime::chip_json(chip, plan.chips[cluster.rank()], r));
+  auto mine = runtime::chip_json(chip, plan.chips[cluster.rank()], r);
+  // Host memory of this rank: when it started (MPI and libraries only) and now (peak included).
+  mine["host"]["memory_at_start"] = runtime::host_memory_json(memory_at_start);
+  mine["host"]["memory_at_end"] = runtime::host_memory_json(runtime::host_memory());
+  const auto chips = runtime::gather_json(cluster, mine);
   if (cluster.rank() != 0) return 0;
 
   runtime::ReportInput in;

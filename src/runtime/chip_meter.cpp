@@ -45,6 +45,8 @@ std::string weight_kind(const std::string &name) {
 
 ChipMeter::ChipMeter(chip::Chip &chip, const chip::Placement &placement) : chip_(chip) {
   for (const auto &a : placement.tensors) level_[a.name] = a.level;
+  for (const auto &a : placement.tensors)
+    if (a.tag == chip::Tag::kv_cache) kv_level_ = a.level;
 }
 
 void ChipMeter::linear(int layer, const std::string &weight, int tokens, int out, int in) {
@@ -108,10 +110,11 @@ void ChipMeter::charge(const chip::OpCost &c, int layer, const std::string &labe
 }
 
 void ChipMeter::matmul(int layer, const char *op, int M, int N, int K) {
-  // Both operands are activations / KV cache in L2.
-  const chip::OpCost &c = price(2, M, N, K, chip::Level::L2, 4, [&] {
-    return chip_.cost().price_gemm(M, N, K, chip::Level::L2, 4);
-  });
+  // Activation x KV cache (Q.K^T, P.V): the cache's keys / values are the streamed operand, read
+  // from where the placement put the cache (L2, or L3 if it spilled); activations are in L2.
+  const chip::Level level = kv_level_;
+  const chip::OpCost &c =
+      price(2, M, N, K, level, 4, [&] { return chip_.cost().price_gemm(M, N, K, level, 4); });
   charge(c, layer, op,
          trace_ ? nlohmann::json{{"op", op}, {"M", M}, {"N", N}, {"K", K}} : nlohmann::json());
 }

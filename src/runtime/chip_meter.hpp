@@ -51,6 +51,7 @@ class ChipMeter final : public Meter {
   chip::Chip &chip_;
   Trace *trace_ = nullptr;
   std::unordered_map<std::string, chip::Level> level_;  // weight name -> level
+  chip::Level kv_level_ = chip::Level::L2;              // where the KV cache lives
   std::unordered_map<PriceKey, chip::OpCost, PriceKeyHash> prices_;
 };
 

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 
 #include "runtime/chip_meter.hpp"
@@ -155,6 +157,40 @@ nlohmann::json host_json(const HostTimes &h) {
           {"bookkeeping_s", h.bookkeeping_ns * 1e-9},
           {"messages", h.messages},
           {"sleeps", h.sleeps}};
+}
+
+HostMemory host_memory() {
+  HostMemory m;
+  auto scan = [](const char *path, auto &&on_line) {
+    std::ifstream in(path);
+    std::string key;
+    int64_t kb = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      if (ls >> key >> kb) on_line(key, kb * 1024);
+    }
+  };
+  scan("/proc/self/status", [&](const std::string &k, int64_t b) {
+    if (k == "VmRSS:") m.rss = b;
+    if (k == "VmHWM:") m.peak_rss = b;
+    if (k == "RssAnon:") m.rss_anon = b;
+    if (k == "RssFile:") m.rss_file = b;
+    if (k == "RssShmem:") m.rss_shmem = b;
+  });
+  scan("/proc/self/smaps_rollup", [&](const std::string &k, int64_t b) {
+    if (k == "Pss:") m.pss = b;
+  });
+  return m;
+}
+
+nlohmann::json host_memory_json(const HostMemory &m) {
+  return {{"rss_bytes", m.rss},
+          {"peak_rss_bytes", m.peak_rss},
+          {"rss_anon_bytes", m.rss_anon},
+          {"rss_file_bytes", m.rss_file},
+          {"rss_shmem_bytes", m.rss_shmem},
+          {"pss_bytes", m.pss}};
 }
 
 nlohmann::json chip_json(const chip::Chip &chip, const model::ChipPlan &plan, const RunResult &r) {

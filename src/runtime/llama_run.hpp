@@ -46,6 +46,16 @@ struct HostTimes {
 };
 nlohmann::json host_json(const HostTimes &h);
 
+// This process's memory as Linux reports it (/proc/self/status, /proc/self/smaps_rollup), in
+// bytes; zeros where not available. RSS counts shared pages (libraries, MPI's shared-memory
+// segments) in every process that maps them; PSS divides them among those processes, so PSS
+// adds up across ranks.
+struct HostMemory {
+  int64_t rss = 0, peak_rss = 0, rss_anon = 0, rss_file = 0, rss_shmem = 0, pss = 0;
+};
+HostMemory host_memory();
+nlohmann::json host_memory_json(const HostMemory &m);
+
 struct RunResult {
   std::vector<int> prompt;            // P ids
   std::vector<int> generated;         // T + 1 ids: the prefill's output, then one per decode step

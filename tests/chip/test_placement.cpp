@@ -70,18 +70,26 @@ TEST(Placement, PinnedTensorsGoWhereTheyAreTold) {
   EXPECT_EQ(p.level_of("s"), Level::L1);
 }
 
-TEST(Placement, KvCacheThatDoesNotFitL2IsACapError) {
+TEST(Placement, KvCacheThatDoesNotFitL2SpillsToL3) {
+  Chip chip = tiny_chip(3);
+  const Placement p = place_tensors(chip, {{"act", Tag::activations, 300},
+                                           {"scratch", Tag::scratch, 200},
+                                           {"kv.l0", Tag::kv_cache, 400},
+                                           {"kv.l1", Tag::kv_cache, 400},
+                                           {"w", Tag::weights, 50}});
+  EXPECT_EQ(p.level_of("kv.l0"), Level::L2);
+  EXPECT_EQ(p.level_of("kv.l1"), Level::L3);  // 900 B of 1000 B in L2 were taken
+  EXPECT_EQ(p.level_of("w"), Level::L2);      // a weight may still use what is left
+  EXPECT_EQ(chip.memory()[Level::L3].used(), 400);
+}
+
+TEST(Placement, KvCacheBeyondL3IsACapError) {
   Chip chip = tiny_chip(3);
   const std::string msg = error_of([&] {
-    place_tensors(chip, {{"act", Tag::activations, 300},
-                         {"scratch", Tag::scratch, 200},
-                         {"kv.l0", Tag::kv_cache, 400},
-                         {"kv.l1", Tag::kv_cache, 400}});
+    place_tensors(chip, {{"act", Tag::activations, 300}, {"kv", Tag::kv_cache, 6000}});
   });
-  EXPECT_THAT(msg, HasSubstr("chip 3: L2 cannot hold 'kv.l1' (kv-cache, 400 B)"));
-  EXPECT_THAT(msg, HasSubstr("900 B of cap 1000 B in use, 100 B free"));
-  EXPECT_THAT(msg, HasSubstr("largest: 'kv.l0' 400 B (kv-cache), 'act' 300 B (activations), "
-                             "'scratch' 200 B (scratch)"));
+  EXPECT_THAT(msg, HasSubstr("chip 3: L3 cannot hold 'kv' (kv-cache, 6000 B)"));
+  EXPECT_THAT(msg, HasSubstr("of cap 5000 B"));
 }
 
 TEST(Placement, WeightsBeyondL3AreACapError) {

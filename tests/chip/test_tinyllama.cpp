@@ -168,13 +168,24 @@ TEST(TinyLlama, EightChipsSiracusaKeepsEverythingOnChip) {
   EXPECT_NE(p.level_of("embedding"), Level::L3);
 }
 
-TEST(TinyLlama, KvCacheLimitsTheContextOfOneGap9) {
-  // The KV cache must live in L2: on one GAP9 1.5 MB of L2 holds at most ~170 positions of the
-  // 8 KiB-per-token cache, so a 256-token context is a cap error naming L2.
+TEST(TinyLlama, KvCacheOfOneGap9SpillsToL3BeyondL2) {
+  // On one GAP9, 1.5 MB of L2 holds ~170 positions of the 8 KiB-per-token cache: with a
+  // 256-token context the per-layer caches fill L2 first and the rest spill to L3 (the
+  // attention then streams them from there); at 128 positions all of them stay in L2.
   Chip chip(0, load_profile("gap9", {}, test::hw_dir()));
-  const std::string msg = test::error_of([&] { place_tensors(chip, tinyllama_shard(1, 256)); });
-  EXPECT_NE(msg.find("chip 0: L2 cannot hold"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("kv-cache"), std::string::npos) << msg;
+  const Placement p = place_tensors(chip, tinyllama_shard(1, 256));
+  int in_l2 = 0, in_l3 = 0;
+  for (const Allocation &a : p.tensors)
+    if (a.tag == Tag::kv_cache) (a.level == Level::L2 ? in_l2 : in_l3) += 1;
+  EXPECT_GT(in_l2, 0);
+  EXPECT_GT(in_l3, 0);
+  EXPECT_EQ(in_l2 + in_l3, 8);
+  Chip short_ctx(0, load_profile("gap9", {}, test::hw_dir()));
+  const Placement q = place_tensors(short_ctx, tinyllama_shard(1, 128));
+  for (const Allocation &a : q.tensors)
+    if (a.tag == Tag::kv_cache) {
+      EXPECT_EQ(a.level, Level::L2) << a.name;
+    }
 }
 
 TEST(TinyLlama, GemvFromOnChipMemoryAndFromL3) {

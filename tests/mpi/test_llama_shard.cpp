@@ -203,3 +203,32 @@ TEST(LlamaShardSlice, SliceReadFromTheFileRunsLikeTheWholeModel) {
         std::invalid_argument);
   }
 }
+
+// One chip with an L2 too small for its KV cache: the cache spills to L3, the run gives the same
+// integers, and Q.K^T / P.V cost more because they stream the cache from L3.
+TEST(LlamaShardKv, KvCacheThatSpillsToL3CostsMoreAndChangesNoResult) {
+  runtime::RunConfig rc;
+  rc.prompt_tokens = 3;
+  rc.tokens = 100;  // context 103: the KV cache is 2 x 2 layers x 64 x 103 = 26 KB
+  rc.seed = 11;
+  const auto plan = model::make_plan(tiny_model().config, 1);
+  auto run = [&](std::vector<std::string> sets) {
+    mpi::Cluster self(MPI_COMM_SELF);
+    auto chip = std::make_unique<chip::Chip>(0, chip::load_profile("gap9", sets));
+    auto r = runtime::run_llama(tiny_model(), plan.chips[0], self, *chip, rc);
+    return std::pair{std::move(r), std::move(chip)};
+  };
+  const auto [roomy, roomy_chip] = run({});
+  const auto [tight, tight_chip] = run({"memory.l2_bytes=16000", "memory.l2_reserved_bytes=0"});
+  EXPECT_EQ(roomy.placement.level_of("kv_cache"), chip::Level::L2);
+  EXPECT_EQ(tight.placement.level_of("kv_cache"), chip::Level::L3);
+  EXPECT_EQ(tight.generated, roomy.generated);
+  EXPECT_EQ(tight.final_logits, roomy.final_logits);
+  const auto &a = roomy_chip->ledger().by_kind(), &b = tight_chip->ledger().by_kind();
+  for (const char *op : {"qk", "pv"}) {
+    ASSERT_TRUE(a.count(op) && b.count(op)) << op;
+    EXPECT_EQ(a.at(op).count, b.at(op).count) << op;
+    EXPECT_GT(b.at(op).cycles, a.at(op).cycles) << op;
+    EXPECT_GT(b.at(op).energy.level_pj[chip::Level::L3], 0) << op;
+  }
+}

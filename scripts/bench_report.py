@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The report of scripts/bench.sh: medians over the runs in DIR, printed and written to
+DIR/bench.json. Usage: bench_report.py DIR RUNS TOKENS"""
+import json
+import statistics
+import sys
+
+# Targets of issue 9, on the 2-core reference machine.
+TARGET_8 = 800.0      # tokens/s, 8 emulated chips
+TARGET_1 = 800.0      # tokens/s, 1 emulated chip
+TARGET_MEM = 1.5      # total memory of the 8 ranks / (int8 model + KV cache)
+TARGET_COST = 50.0    # full run time / cost-only run time
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main():
+    out, runs, tokens = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    report = {"runs": runs, "decode_tokens": tokens}
+    per_n = {}
+    for n in (8, 1):
+        rows = []
+        for r in range(1, runs + 1):
+            s = load(f"{out}/n{n}-r{r}.json")
+            wall = float(open(f"{out}/n{n}-r{r}.time").read())
+            chips = s["per_chip"]
+            steps = s["prompt_tokens"] + s["decode_tokens"]
+            run_s = max(c["host"]["run_s"] for c in chips)
+            rows.append({"steps": steps, "run_s": run_s, "wall_s": wall, "summary": s})
+        med = sorted(rows, key=lambda x: x["run_s"])[len(rows) // 2]
+        per_n[n] = med
+        chips = med["summary"]["per_chip"]
+        mem_end = [c["host"]["memory_at_end"] for c in chips]
+        mem_start = [c["host"]["memory_at_start"] for c in chips]
+        weights = sum(c["memory"][lvl]["weights"] for c in chips for lvl in c["memory"])
+        kv = sum(c.get("kv_cache_bytes", 0) for c in chips)
+        report[f"chips_{n}"] = {
+            "tokens_per_s": med["steps"] / med["run_s"],
+            "tokens_per_s_runs": [x["steps"] / x["run_s"] for x in rows],
+            "tokens_per_s_wall": med["steps"] / med["wall_s"],
+            "run_s": med["run_s"],
+            "wall_s": med["wall_s"],
+            "ranks": [{k: c["host"][k] for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
+                                                  "bookkeeping_s", "run_s", "sleeps")}
+                      for c in chips],
+            "memory": {
+                "sum_peak_rss_bytes": sum(m["peak_rss_bytes"] for m in mem_end),
+                "sum_pss_bytes": sum(m["pss_bytes"] for m in mem_end),
+                "sum_rss_anon_bytes": sum(m["rss_anon_bytes"] for m in mem_end),
+                "sum_added_rss_bytes": sum(e["peak_rss_bytes"] - s["rss_bytes"]
+                                           for e, s in zip(mem_end, mem_start)),
+                "weights_bytes": weights,
+            },
+        }
+        assert med["summary"]["final_logits_hash"] == rows[0]["summary"]["final_logits_hash"]
+    base = [load(f"{out}/base-r{r}.json") for r in range(1, runs + 1)]
+    base_tps = median([b["tokens_per_s"] for b in base])
+    report["baseline"] = {"what": "bench_forward: whole model, one process, no MPI, no ledger",
+                          "tokens_per_s": base_tps,
+                          "tokens_per_s_runs": [b["tokens_per_s"] for b in base]}
+    cost = []
+    for r in range(1, runs + 1):
+        s = load(f"{out}/cost-r{r}.json")
+        cost.append((max(c["host"]["run_s"] for c in s["per_chip"]),
+                     float(open(f"{out}/cost-r{r}.time").read())))
+    cost_run = median([c[0] for c in cost])
+    cost_wall = median([c[1] for c in cost])
+    full8 = report["chips_8"]
+    report["cost_only_8"] = {"run_s": cost_run, "wall_s": cost_wall,
+                             "speedup_run": full8["run_s"] / cost_run,
+                             "speedup_wall": full8["wall_s"] / cost_wall}
+
+    # The model's int8 bytes and its KV cache (whole model, from the one-chip run's placement).
+    one = per_n[1]["summary"]["per_chip"][0]
+    model_bytes = sum(one["memory"][lvl]["weights"] for lvl in one["memory"])
+    ctx = per_n[1]["summary"]["prompt_tokens"] + per_n[1]["summary"]["decode_tokens"]
+    cfg_layers, cfg_dim = 8, 512  # TinyLlama-42M (weights/config.cpp)
+    kv_bytes = 2 * cfg_layers * cfg_dim * ctx
+    report["model_plus_kv_bytes"] = model_bytes + kv_bytes
+    m8 = full8["memory"]
+
+    def mb(b):
+        return f"{b / 1e6:.1f} MB"
+
+    print(f"\n== host speed, {runs} runs, {tokens} decode steps (+ prompt), medians ==")
+    for n in (8, 1):
+        r = report[f"chips_{n}"]
+        print(f"{n} chip(s): {r['tokens_per_s']:.0f} tokens/s over the run loop "
+              f"(runs: {', '.join(f'{x:.0f}' for x in r['tokens_per_s_runs'])}); "
+              f"{r['tokens_per_s_wall']:.0f} tokens/s over the whole command ({r['wall_s']:.2f} s, "
+              f"start-up and model load included)")
+    print(f"baseline (bench_forward): {base_tps:.0f} tokens/s")
+    print(f"ratios: 8 chips / baseline {full8['tokens_per_s'] / base_tps:.2f}, "
+          f"1 chip / baseline {report['chips_1']['tokens_per_s'] / base_tps:.2f}")
+    print(f"targets: 8 chips >= {TARGET_8:.0f}: {'met' if full8['tokens_per_s'] >= TARGET_8 else 'NOT met'}; "
+          f"1 chip >= {TARGET_1:.0f}: {'met' if report['chips_1']['tokens_per_s'] >= TARGET_1 else 'NOT met'}")
+    print("\nper-rank wall clock of the 8-chip run (s): kernels / MPI wait / MPI transfer / bookkeeping / run")
+    for i, r in enumerate(full8["ranks"]):
+        print(f"  rank {i}: {r['kernels_s']:.3f} / {r['mpi_wait_s']:.3f} / {r['mpi_transfer_s']:.3f} / "
+              f"{r['bookkeeping_s']:.3f} / {r['run_s']:.3f}   ({r['sleeps']} sleeps)")
+    r1 = report["chips_1"]["ranks"][0]
+    print(f"  1 chip: {r1['kernels_s']:.3f} / {r1['mpi_wait_s']:.3f} / {r1['mpi_transfer_s']:.3f} / "
+          f"{r1['bookkeeping_s']:.3f} / {r1['run_s']:.3f}")
+    ratio_pss = m8["sum_pss_bytes"] / report["model_plus_kv_bytes"]
+    print(f"\nmemory of the 8 ranks: int8 model + KV cache = {mb(report['model_plus_kv_bytes'])}; "
+          f"sum of PSS {mb(m8['sum_pss_bytes'])} ({ratio_pss:.2f}x), "
+          f"sum of peak RSS {mb(m8['sum_peak_rss_bytes'])} (shared pages counted per rank), "
+          f"added by the run (peak RSS - RSS at start) {mb(m8['sum_added_rss_bytes'])} "
+          f"({m8['sum_added_rss_bytes'] / report['model_plus_kv_bytes']:.2f}x); target <= {TARGET_MEM}x")
+    c = report["cost_only_8"]
+    print(f"cost-only (8 chips): run loop {c['run_s']:.3f} s = {c['speedup_run']:.0f}x faster than "
+          f"the full run; whole command {c['wall_s']:.2f} s = {c['speedup_wall']:.1f}x")
+    with open(f"{out}/bench.json", "w") as f:
+        json.dump(report, f, indent=1, sort_keys=True)
+    print(f"\nwritten: {out}/bench.json")
+
+
+if __name__ == "__main__":
+    main()
