@@ -56,6 +56,12 @@ void BM_gemv_avx512(benchmark::State &s) {
   run(s, mcu_gemv_s8_s32_avx512);
 }
 BENCHMARK(BM_gemv_avx512)->Apply(Shapes);
+
+void BM_gemv_avx512vnni(benchmark::State &s) {
+  if (!__builtin_cpu_supports("avx512vnni")) return s.SkipWithError("no AVX-512 VNNI");
+  run(s, mcu_gemv_s8_s32_avx512vnni);
+}
+BENCHMARK(BM_gemv_avx512vnni)->Apply(Shapes);
 #endif
 
 }  // namespace

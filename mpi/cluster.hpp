@@ -1,11 +1,18 @@
 // The emulated cluster: MPI rank = chip.
 //
-// Collectives move real data with MPI point-to-point along the hops of the chosen algorithm and
-// move simulated time: every message carries its sender's simulated clock, so each collective
-// learns the latest arrival, and it ends for every participant at
+// Collectives move real data between the ranks and move simulated time: every contribution
+// carries its chip's simulated clock, so each collective learns the latest arrival, and it ends
+// for every participant at
 //     end = max(arrival clocks) + link_cycles(algorithm, bytes, N)
-// The time a chip waits for the latest arrival is its idle time. Nothing here reads the host
-// clock. Link parameters come from the hardware profile (LinkModel).
+// The time a chip waits for the latest arrival is its idle time. Link parameters come from the
+// hardware profile (LinkModel); the host clock is read only for the host-time breakdown
+// (HostCommTime), never for simulated time.
+//
+// How the data moves (Transport): with every rank on one host, one round through an MPI-3
+// shared-memory window (ShmCollective: the last rank to arrive combines, the others sleep until
+// it is done); across hosts, MPI point-to-point along the hops of the chosen algorithm, waiting
+// on a futex doorbell rather than spinning (Doorbells). Either way the algorithm's hops decide
+// what each chip puts on its link (bytes, messages), and the results are identical.
 #pragma once
 
 #include <mpi.h>

@@ -70,8 +70,73 @@ __attribute__((target("avx512f,avx512bw"))) void mcu_gemv_s8_s32_avx512(
   }
 }
 
+/* AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, four per 32-bit lane. x is
+ * shifted to unsigned once per call (u = x + 128, exact in uint8), so
+ *   sum(w * x) = sum(w * u) - 128 * sum(w),
+ * and sum(w) comes from a second vpdpbusd against a vector of ones. Four rows share each load
+ * of u; the ragged end of a row is a masked load (zeros add nothing). All sums are exact in
+ * int32 for any row shorter than 2^31 / (255 * 128) = 65793 elements (checked by the caller's
+ * dispatch: longer rows take the AVX-512BW path). */
+#define MCU_VNNI_MAX_IN 65536u
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void mcu_gemv_s8_s32_avx512vnni(
+    const mcu_gemv_t *p, const int8_t *W, const int8_t *x, const int32_t *bias, int32_t *y,
+    size_t out, size_t in) {
+  if (in > MCU_VNNI_MAX_IN || in == 0) {
+    mcu_gemv_s8_s32_avx512(p, W, x, bias, y, out, in);
+    return;
+  }
+  const int32_t w_off = p->w_off, x_off = p->x_off;
+  const int32_t sum_x = w_off ? sum_s8(x, in) : 0;
+  const int32_t off_const = (int32_t)in * w_off * x_off;
+  const size_t nv = in / 64 * 64;
+  const __mmask64 tail = (in - nv) ? (__mmask64)(~0ull >> (64 - (in - nv))) : 0;
+  const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);
+  size_t o = 0;
+  for (; o + 4 <= out; o += 4) {
+    const int8_t *w0 = W + o * in, *w1 = w0 + in, *w2 = w1 + in, *w3 = w2 + in;
+    __m512i d0 = _mm512_setzero_si512(), d1 = d0, d2 = d0, d3 = d0;
+    __m512i s0 = d0, s1 = d0, s2 = d0, s3 = d0;
+    for (size_t i = 0; i < nv; i += 64) {
+      const __m512i u = _mm512_xor_si512(_mm512_loadu_si512(x + i), flip);
+      const __m512i a = _mm512_loadu_si512(w0 + i), b = _mm512_loadu_si512(w1 + i);
+      const __m512i c = _mm512_loadu_si512(w2 + i), d = _mm512_loadu_si512(w3 + i);
+      d0 = _mm512_dpbusd_epi32(d0, u, a), s0 = _mm512_dpbusd_epi32(s0, ones, a);
+      d1 = _mm512_dpbusd_epi32(d1, u, b), s1 = _mm512_dpbusd_epi32(s1, ones, b);
+      d2 = _mm512_dpbusd_epi32(d2, u, c), s2 = _mm512_dpbusd_epi32(s2, ones, c);
+      d3 = _mm512_dpbusd_epi32(d3, u, d), s3 = _mm512_dpbusd_epi32(s3, ones, d);
+    }
+    if (tail) {
+      const __m512i u = _mm512_maskz_mov_epi8(
+          tail, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, x + nv), flip));
+      const __m512i a = _mm512_maskz_loadu_epi8(tail, w0 + nv);
+      const __m512i b = _mm512_maskz_loadu_epi8(tail, w1 + nv);
+      const __m512i c = _mm512_maskz_loadu_epi8(tail, w2 + nv);
+      const __m512i d = _mm512_maskz_loadu_epi8(tail, w3 + nv);
+      d0 = _mm512_dpbusd_epi32(d0, u, a), s0 = _mm512_dpbusd_epi32(s0, ones, a);
+      d1 = _mm512_dpbusd_epi32(d1, u, b), s1 = _mm512_dpbusd_epi32(s1, ones, b);
+      d2 = _mm512_dpbusd_epi32(d2, u, c), s2 = _mm512_dpbusd_epi32(s2, ones, c);
+      d3 = _mm512_dpbusd_epi32(d3, u, d), s3 = _mm512_dpbusd_epi32(s3, ones, d);
+    }
+    const __m512i dd[4] = {d0, d1, d2, d3}, ss[4] = {s0, s1, s2, s3};
+    for (int r = 0; r < 4; ++r) {
+      const int32_t sum_w = _mm512_reduce_add_epi32(ss[r]);
+      /* wrap-around arithmetic in uint32: exact whenever the true result fits in int32 */
+      const uint32_t dot = (uint32_t)_mm512_reduce_add_epi32(dd[r]) - 128u * (uint32_t)sum_w;
+      const int32_t b = bias ? bias[o + r] : 0;
+      y[o + r] = (int32_t)((uint32_t)b + dot + (uint32_t)(x_off * sum_w) +
+                           (uint32_t)(w_off * sum_x) + (uint32_t)off_const);
+    }
+  }
+  if (o < out) mcu_gemv_s8_s32_avx512(p, W + o * in, x, bias ? bias + o : NULL, y + o, out - o, in);
+}
+
 mcu_gemv_fn mcu_gemv_s8_s32_best(const char **name) {
   __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) {
+    if (name) *name = "avx512vnni";
+    return mcu_gemv_s8_s32_avx512vnni;
+  }
   if (__builtin_cpu_supports("avx512bw")) {
     if (name) *name = "avx512bw";
     return mcu_gemv_s8_s32_avx512;

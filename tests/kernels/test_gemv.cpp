@@ -56,21 +56,27 @@ TEST(Gemv, Avx512MatchesGolden) {
   check_all_cases(mcu_gemv_s8_s32_avx512, "avx512bw");
 }
 
-// Fast paths against the portable kernel on every ragged length 1..100 with both offsets.
+TEST(Gemv, Avx512VnniMatchesGolden) {
+  if (!__builtin_cpu_supports("avx512vnni")) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
+  check_all_cases(mcu_gemv_s8_s32_avx512vnni, "avx512vnni");
+}
+
+// Fast paths against the portable kernel on every ragged length 1..200 with both offsets.
 TEST(Gemv, FastPathsEqualPortableOnRaggedLengths) {
   uint32_t s = 12345;
   auto next = [&s] {
     s = s * 1664525u + 1013904223u;
     return static_cast<int8_t>(s >> 24);
   };
-  for (size_t in = 1; in <= 100; ++in) {
-    const size_t out = 3;
+  for (size_t in = 1; in <= 200; ++in) {
+    const size_t out = 1 + in % 9;  // 1..9 rows: the VNNI path's groups of four and the rest
     std::vector<int8_t> W(out * in), x(in);
     for (auto &v : W) v = next();
     for (auto &v : x) v = next();
     W[0] = -128;
     x[0] = -128;
-    std::vector<int32_t> bias{7, -9, 100000};
+    std::vector<int32_t> bias(out);
+    for (size_t o = 0; o < out; ++o) bias[o] = static_cast<int32_t>(o * 99991) - 7;
     for (auto p : {mcu_gemv_t{0, 0}, mcu_gemv_t{-128, 0}, mcu_gemv_t{5, -3}}) {
       std::vector<int32_t> want(out), got(out);
       mcu_gemv_s8_s32(&p, W.data(), x.data(), bias.data(), want.data(), out, in);
@@ -81,6 +87,14 @@ TEST(Gemv, FastPathsEqualPortableOnRaggedLengths) {
       if (__builtin_cpu_supports("avx512bw")) {
         mcu_gemv_s8_s32_avx512(&p, W.data(), x.data(), bias.data(), got.data(), out, in);
         ASSERT_TRUE(exact(got, want)) << "avx512 in=" << in;
+      }
+      if (__builtin_cpu_supports("avx512vnni")) {
+        mcu_gemv_s8_s32_avx512vnni(&p, W.data(), x.data(), bias.data(), got.data(), out, in);
+        ASSERT_TRUE(exact(got, want)) << "avx512vnni in=" << in << " out=" << out;
+        mcu_gemv_s8_s32_avx512vnni(&p, W.data(), x.data(), nullptr, got.data(), out, in);
+        std::vector<int32_t> nobias(out);
+        mcu_gemv_s8_s32(&p, W.data(), x.data(), nullptr, nobias.data(), out, in);
+        ASSERT_TRUE(exact(got, nobias)) << "avx512vnni (no bias) in=" << in;
       }
     }
   }
