@@ -38,7 +38,7 @@ def main():
         per_n[n] = med
         chips = med["summary"]["per_chip"]
         mem_end = [c["host"]["memory_at_end"] for c in chips]
-        mem_start = [c["host"]["memory_at_start"] for c in chips]
+        mem_start = [c["host"]["memory_before_model"] for c in chips]
         weights = sum(c["memory"][lvl]["weights"] for c in chips for lvl in c["memory"])
         kv = sum(c.get("kv_cache_bytes", 0) for c in chips)
         report[f"chips_{n}"] = {
@@ -112,7 +112,7 @@ def main():
     print(f"\nmemory of the 8 ranks: int8 model + KV cache = {mb(report['model_plus_kv_bytes'])}; "
           f"sum of PSS {mb(m8['sum_pss_bytes'])} ({ratio_pss:.2f}x), "
           f"sum of peak RSS {mb(m8['sum_peak_rss_bytes'])} (shared pages counted per rank), "
-          f"added by the run (peak RSS - RSS at start) {mb(m8['sum_added_rss_bytes'])} "
+          f"added by the model and the run (peak RSS - RSS before the model is read) {mb(m8['sum_added_rss_bytes'])} "
           f"({m8['sum_added_rss_bytes'] / report['model_plus_kv_bytes']:.2f}x); target <= {TARGET_MEM}x")
     c = report["cost_only_8"]
     print(f"cost-only (8 chips): run loop {c['run_s']:.3f} s = {c['speedup_run']:.0f}x faster than "

@@ -29,6 +29,9 @@ void quiet();
 // Opens an existing file read-only. Missing file, not an HDF5 file, truncated or corrupt file:
 // FileError naming the file.
 H5::H5File open_read(const std::string &path);
+// Hands memory that reading left behind back to the system (HDF5's free lists, the C library's
+// freed heap): call it after a model is read, before the run allocates its own buffers.
+void release_memory();
 
 // Element types the typed helpers accept: float, double, int8/16/32/64, uint8/16/32.
 // Stored little-endian (IEEE_F32LE, STD_I8LE, ...). dtype_name<T>() is "f32", "i8", ...

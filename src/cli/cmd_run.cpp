@@ -28,6 +28,7 @@
 #include "runtime/chip_meter.hpp"
 #include "runtime/llama_run.hpp"
 #include "runtime/report.hpp"
+#include "weights/h5io.hpp"
 #include "weights/model_file.hpp"
 #include "weights/qmodel_io.hpp"
 #include "weights/synthetic.hpp"
@@ -156,7 +157,6 @@ void write_trace(const std::string &path, const mpi::Cluster &cluster, const run
 namespace {
 
 int run_job(const RunOptions &o, const std::string &options_text) {
-  const runtime::HostMemory memory_at_start = runtime::host_memory();
   mpi::Cluster cluster(MPI_COMM_WORLD);
   cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
 
@@ -202,6 +202,8 @@ int run_job(const RunOptions &o, const std::string &options_text) {
 
   std::string path = o.weights;
   weights::QLlamaModel q;
+  // This rank's memory before the model is read: MPI, the libraries and the cluster only.
+  runtime::HostMemory memory_before_model = runtime::host_memory();
   if (o.cost_only) {
     // Cost-only: the configuration is all that is needed (no weights are read or made).
     if (o.compare_fp32 || o.hash_all_steps)
@@ -217,7 +219,9 @@ int run_job(const RunOptions &o, const std::string &options_text) {
     const auto config = weights::read_file_info(path).config;
     weights::validate(config);
     const auto plan = model::make_plan(config, cluster.size());
+    memory_before_model = runtime::host_memory();
     q = weights::read_qllama_slice(path, runtime::chip_slice(config, plan.chips[cluster.rank()]));
+    weights::h5::release_memory();
   }
   if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
       o.model != "tinyllama-42m")
@@ -248,8 +252,9 @@ int run_job(const RunOptions &o, const std::string &options_text) {
                   : runtime::run_llama(std::move(q), plan.chips[cluster.rank()], cluster, chip, rc);
   write_trace(o.trace, cluster, trace, profile, q.config.name);
   auto mine = runtime::chip_json(chip, plan.chips[cluster.rank()], r);
-  // Host memory of this rank: when it started (MPI and libraries only) and now (peak included).
-  mine["host"]["memory_at_start"] = runtime::host_memory_json(memory_at_start);
+  // Host memory of this rank: before the model was read (MPI, libraries, the cluster's windows)
+  // and now (peak included).
+  mine["host"]["memory_before_model"] = runtime::host_memory_json(memory_before_model);
   mine["host"]["memory_at_end"] = runtime::host_memory_json(runtime::host_memory());
   const auto chips = runtime::gather_json(cluster, mine);
   if (cluster.rank() != 0) return 0;

@@ -28,7 +28,7 @@ void rqs_per_channel(std::span<const int32_t> mul, std::span<const int32_t> add,
 // y (out) = W (out, in) . x (in) [+ bias (out)]. Uses the fastest exact path of this CPU.
 void gemv(const mcu_gemv_t &p, std::span<const int8_t> W, std::span<const int8_t> x,
           std::span<const int32_t> bias, std::span<int32_t> y);
-// The name of the GEMV path gemv() uses: "avx512bw", "avx2" or "portable".
+// The name of the GEMV path gemv() uses: "avx512vnni", "avx512bw", "avx2" or "portable".
 const char *gemv_path();
 
 // Y (M, ldy) = A (M, lda) . B (N, ldb)^T [+ bias (N)], K columns used.

@@ -421,9 +421,11 @@ void LlamaChip::attention(int l, int start, int S) {
         const size_t row = static_cast<size_t>(i) * own + h * hd;
         // scores (1, T) = q . K^T, requantized with 1/sqrt(head_dim) folded in.
         if (compute_)
-          kernels::gemm({0, 0}, std::span<const int8_t>(q_.data() + row, hd), hd,
-                        std::span<const int8_t>(kc, static_cast<size_t>(T) * hd), hd, {},
-                        std::span(scores32_.data(), T), T, 1, T, hd);
+          // One query row: a GEMV over the T cached keys (exact integer sums, the same as the
+          // 1 x T GEMM; on the host it takes the fast GEMV path).
+          kernels::gemv({0, 0}, std::span<const int8_t>(kc, static_cast<size_t>(T) * hd),
+                        std::span<const int8_t>(q_.data() + row, hd), {},
+                        std::span(scores32_.data(), T));
         meter_.matmul(l, "qk", 1, T, hd);
         if (compute_)
           kernels::rqs(L.scores, std::span(scores32_.data(), T), std::span(scores8_.data(), T));
