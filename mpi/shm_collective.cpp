@@ -1,6 +1,7 @@
 #include "mpi/shm_collective.hpp"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -24,6 +26,7 @@ constexpr size_t kSlotBytes = kLine + kCapacity;  // clock in the first line, th
 // last arriver always wakes the sleepers it can see).
 constexpr long kSleepTimeoutNs = 100'000'000;
 constexpr auto kSpinBeforeSleep = std::chrono::microseconds(50);
+constexpr auto kYieldBeforeSleep = std::chrono::microseconds(30);
 
 long futex(uint32_t *word, int op, uint32_t value, const timespec *timeout) {
   return syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
@@ -69,7 +72,9 @@ std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy p
   s->base_ = static_cast<std::byte *>(first);
   if (node_rank == 0) std::memset(s->base_, 0, bytes);
   MPI_Barrier(comm);
-  s->spin_first_ = policy == WaitPolicy::Auto && sysconf(_SC_NPROCESSORS_ONLN) >= size;
+  s->cores_ = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  s->spin_first_ = policy == WaitPolicy::Auto && s->cores_ >= size;
+  s->yield_spin_ = policy == WaitPolicy::Auto && std::getenv("MCUEMU_NO_YIELD_SPIN") == nullptr;
   // Like the doorbells' window, this one lives until MPI_Finalize (freeing it is collective).
   return s;
 }
@@ -79,7 +84,7 @@ std::byte *ShmCollective::slot(int rank) const {
   return base_ + kLine + kSlotBytes * static_cast<size_t>(rank + 1);
 }
 
-void ShmCollective::wait_for_generation(uint32_t seen) {
+void ShmCollective::wait_for_generation(uint32_t seen, int to_come) {
   auto *h = reinterpret_cast<Header *>(base_);
   std::atomic_ref<uint32_t> generation(h->generation), sleepers(h->sleepers);
   if (generation.load() != seen) return;
@@ -98,6 +103,15 @@ void ShmCollective::wait_for_generation(uint32_t seen) {
     for (int i = 1;; ++i) {
       if (generation.load() != seen) return;
       if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
+    }
+  } else if (yield_spin_ && to_come <= cores_) {
+    // Oversubscribed, but the ranks still to come are no more than the cores: they are most
+    // likely running right now. Look again after each sched_yield (which hands the core to
+    // any rank waiting for it here) for a short while before paying for a sleep and a wake-up.
+    const auto until = std::chrono::steady_clock::now() + kYieldBeforeSleep;
+    while (std::chrono::steady_clock::now() < until) {
+      if (generation.load() != seen) return;
+      sched_yield();
     }
   }
   const timespec timeout{0, kSleepTimeoutNs};
@@ -120,7 +134,8 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
     std::memcpy(mine, &clock, sizeof clock);
     if (n > 0) std::memcpy(mine + kLine, data.data() + off, n);
     const uint32_t seen = generation.load();
-    if (arrived.fetch_add(1) == static_cast<uint32_t>(size_ - 1)) {
+    const int to_come = size_ - 1 - static_cast<int>(arrived.fetch_add(1));
+    if (to_come == 0) {
       // The last to arrive: every slot is written (each rank wrote before it arrived).
       std::byte *result = slot(-1);
       int64_t max_clock = INT64_MIN;
@@ -141,7 +156,7 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
       generation.fetch_add(1);
       if (sleepers.load() > 0) futex(&h->generation, FUTEX_WAKE, INT_MAX, nullptr);
     } else {
-      wait_for_generation(seen);
+      wait_for_generation(seen, to_come);
     }
     const std::byte *result = slot(-1);
     std::memcpy(&latest, result, sizeof latest);

@@ -45,10 +45,11 @@ class ShmCollective {
   ShmCollective() = default;
   struct Header;
   std::byte *slot(int rank) const;
-  void wait_for_generation(uint32_t seen);
+  void wait_for_generation(uint32_t seen, int to_come);
 
   int size_ = 1, rank_ = 0;
-  bool spin_first_ = false;
+  bool spin_first_ = false, yield_spin_ = false;
+  int cores_ = 1;
   std::byte *base_ = nullptr;
   MPI_Win win_ = MPI_WIN_NULL;
   int64_t sleeps_ = 0, wait_ns_ = 0;

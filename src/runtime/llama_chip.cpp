@@ -434,11 +434,15 @@ void LlamaChip::attention(int l, int start, int S) {
                                  std::span(probs_.data(), T), 1, T, T);
         meter_.nonlinear(l, Nonlinear::Requant, T);
         meter_.nonlinear(l, Nonlinear::Softmax, T);
-        // out (1, hd) = probs . V, probs have zero point -128 (a_off = 128).
-        if (compute_)
-          kernels::gemm({128, 0}, std::span(probs_.data(), T), T,
-                        std::span<const int8_t>(vc, (static_cast<size_t>(hd) - 1) * seq + T), seq,
-                        {}, av32_, hd, 1, hd, T);
+        // out (1, hd) = probs . V, probs have zero point -128 (x_off = 128). On the host it is
+        // a GEMV over V's whole rows (hd, context): the positions past T get probability
+        // -128, which the offset turns into 0, so they add nothing (the same integers as the
+        // 1 x hd x T product the chip runs and is charged for below).
+        if (compute_) {
+          std::fill(probs_.begin() + T, probs_.end(), static_cast<int8_t>(-128));
+          kernels::gemv({128, 0}, std::span<const int8_t>(vc, static_cast<size_t>(hd) * seq),
+                        probs_, {}, av32_);
+        }
         meter_.matmul(l, "pv", 1, hd, T);
         if (compute_) kernels::rqs(L.attn, av32_, std::span(att_.data() + row, hd));
         meter_.nonlinear(l, Nonlinear::Requant, hd);
