@@ -11,7 +11,10 @@
 //     By convention the source of each value is a `#` comment on the lines above the key.
 //   - every key of kProfileKeys must be present exactly once; unknown keys are errors;
 //   - numeric values must parse completely as finite numbers ("370", "1.5e6"); integer keys must
-//     be whole numbers; no value may be negative; rates, sizes of L1 and frequencies must be > 0.
+//     be whole numbers; no value may be negative; rates, sizes of L1 and frequencies must be > 0;
+//     every value is at most 1e15 (cores and ports at most 1e6) and a value that must be > 0 is
+//     at least 1e-9, so later arithmetic cannot overflow;
+//   - the file is a regular text file (no NUL byte) of at most 1 MiB.
 // Every violation throws ChipError naming the file, the line and the key, e.g.
 //   experiments/hw/gap9.ini:57: key 'dma.l3_efficiency': value '1.2' must be in (0, 1]
 //
@@ -143,6 +146,13 @@ std::string resolve_profile_path(const std::string &path_or_name,
 Profile load_profile(const std::string &path_or_name,
                      const std::vector<std::string> &set_overrides = {},
                      const std::string &search_dir = "");
+
+// The same from the text of a profile already in memory (`path` only names it in messages; the
+// fuzz target tests/fuzz/fuzz_profile.cpp feeds this). load_profile refuses anything but a
+// regular file of at most kMaxProfileBytes before calling it.
+Profile parse_profile(const std::string &text, const std::string &path,
+                      const std::vector<std::string> &set_overrides = {});
+inline constexpr std::uintmax_t kMaxProfileBytes = 1u << 20;
 
 // A multi-line, human-readable listing of every entry with its value and origin (for reports).
 std::string describe(const Profile &profile);

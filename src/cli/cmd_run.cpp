@@ -24,10 +24,14 @@
 #include "model/golden.hpp"
 #include "model/partition.hpp"
 #include "model/quantize.hpp"
+#include "mpi/agree.hpp"
 #include "mpi/cluster.hpp"
+#include "mpi/sanitizer_support.hpp"
 #include "runtime/chip_meter.hpp"
+#include "runtime/fault.hpp"
 #include "runtime/llama_run.hpp"
 #include "runtime/report.hpp"
+#include "weights/atomic_file.hpp"
 #include "weights/model_file.hpp"
 #include "weights/qmodel_io.hpp"
 #include "weights/synthetic.hpp"
@@ -83,9 +87,9 @@ weights::FloatModel default_fp32(const RunOptions &o) {
 // Only rank 0 makes it; the others wait for its word.
 std::string ensure_default_model(const RunOptions &o, const mpi::Cluster &cluster) {
   const std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
-  const std::string path =
-      fmt::format("{}/{}-seed{}-calib{}-g{}q{}.int8.h5", dir, o.model, o.model_seed, o.calib_tokens,
-                  weights::kSyntheticVersion, model::kQuantizerVersion);
+  const std::string path = fmt::format("{}/{}-seed{}-calib{}-g{}q{}c{}.int8.h5", dir, o.model,
+                                       o.model_seed, o.calib_tokens, weights::kSyntheticVersion,
+                                       model::kQuantizerVersion, weights::h5::kContainerVersion);
   int ok = 1;
   if (cluster.rank() == 0 && !fs::exists(path)) {
     try {
@@ -160,13 +164,28 @@ namespace {
 
 int run_job(const RunOptions &o, const std::string &options_text) {
   mpi::Cluster cluster(MPI_COMM_WORLD);
-  cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
-
-  chip::Profile profile = chip::load_profile(o.profile, o.sets);
+  // Setup errors are the same on every rank: mpi::agree reports each once (mpi/agree.hpp).
+  chip::Profile profile;
+  auto algo = mpi::AllreduceAlgo::Tree;
+  bool encoder = false;
+  mpi::agree(cluster.comm(), [&] {
+    cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
+    // Options and output paths are checked before any work, so a typo fails in a second, not
+    // after the run (only rank 0 writes).
+    if (o.baseline != 0 && o.baseline != 1)
+      throw std::invalid_argument("--baseline takes 1 (the single-chip run) or 0");
+    if (cluster.rank() == 0) {
+      weights::check_output_dir(o.out_dir, "--out");
+      if (!o.summary_json.empty()) weights::check_output_file(o.summary_json, "--summary-json");
+      if (!o.trace.empty()) weights::check_output_file(o.trace, "--trace");
+    }
+    profile = chip::load_profile(o.profile, o.sets);
+    algo = mpi::parse_algo(o.allreduce);
+    encoder = is_mobilebert_run(o.model, o.weights);
+  });
   cluster.set_link(runtime::link_model(profile));
-  const auto algo = mpi::parse_algo(o.allreduce);
 
-  if (is_mobilebert_run(o.model, o.weights))
+  if (encoder)
     return run_encoder_job({.model = o.model,
                             .model_given = o.model_given,
                             .weights = o.weights,
@@ -193,37 +212,44 @@ int run_job(const RunOptions &o, const std::string &options_text) {
                            cluster, profile);
 
   std::string path = o.weights;
-  weights::QLlamaModel q;
-  if (o.cost_only) {
-    // Cost-only: the configuration is all that is needed (no weights are read or made).
-    if (o.compare_fp32 || o.hash_all_steps)
-      throw std::invalid_argument(
-          "--cost-only computes no logits: no --compare-fp32 or --hash-all-steps");
-    q.config =
-        path.empty() ? weights::config_by_name(o.model) : weights::read_file_info(path).config;
-    weights::validate(q.config);
-    if (path.empty()) path = "(cost-only: no weights)";
-  } else {
-    if (path.empty()) path = ensure_default_model(o, cluster);
-    q = weights::read_qllama(path);
+  if (!o.cost_only && path.empty()) {
+    mpi::agree(cluster.comm(), [&] { weights::config_by_name(o.model); });
+    path = ensure_default_model(o, cluster);  // collective: rank 0 makes it, once
   }
-  if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
-      o.model != "tinyllama-42m")
-    throw std::invalid_argument(
-        fmt::format("--model {} but {} holds {}", o.model, path, q.config.name));
-  const auto plan = model::make_plan(q.config, cluster.size());
-
+  weights::QLlamaModel q;
+  model::PartitionPlan plan;
   runtime::RunConfig rc;
-  rc.mode = o.mode;
-  rc.prompt_tokens = o.prompt_tokens;
-  rc.tokens = o.tokens;
-  rc.seq = o.seq;
-  rc.exchange = runtime::parse_exchange(o.exchange);
-  if (o.compare_fp32 && o.mode != "ar")
-    throw std::invalid_argument("--compare-fp32 compares every decode step: use it with --mode ar");
-  rc.seed = o.seed;
-  rc.algo = algo;
-  rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
+  mpi::agree(cluster.comm(), [&] {
+    if (o.cost_only) {
+      // Cost-only: the configuration is all that is needed (no weights are read or made).
+      if (o.compare_fp32 || o.hash_all_steps)
+        throw std::invalid_argument(
+            "--cost-only computes no logits: no --compare-fp32 or --hash-all-steps");
+      q.config =
+          path.empty() ? weights::config_by_name(o.model) : weights::read_file_info(path).config;
+      weights::validate(q.config);
+      if (path.empty()) path = "(cost-only: no weights)";
+    } else {
+      q = weights::read_qllama(path);
+    }
+    if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
+        o.model != "tinyllama-42m")
+      throw std::invalid_argument(
+          fmt::format("--model {} but {} holds {}", o.model, path, q.config.name));
+    plan = model::make_plan(q.config, cluster.size());
+    rc.mode = o.mode;
+    rc.prompt_tokens = o.prompt_tokens;
+    rc.tokens = o.tokens;
+    rc.seq = o.seq;
+    rc.exchange = runtime::parse_exchange(o.exchange);
+    if (o.compare_fp32 && o.mode != "ar")
+      throw std::invalid_argument(
+          "--compare-fp32 compares every decode step: use it with --mode ar");
+    rc.seed = o.seed;
+    rc.algo = algo;
+    rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
+    runtime::validate_run_config(q.config, rc);
+  });
   chip::Chip chip(cluster.rank(), profile);
   if (!o.quiet && cluster.rank() == 0)
     std::fprintf(stderr, "mcuemu: running %s on %d chip(s): %d prompt tokens, %d decode steps\n",
@@ -386,14 +412,23 @@ int run(const std::vector<std::string> &args) {
 
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized) MPI_Init(nullptr, nullptr);
+  if (!initialized) mpi::init_mpi(nullptr, nullptr);  // MPI_Init (mpi/sanitizer_support.hpp)
   std::string text;
   for (const auto &a : args) text += a + '\x1f';
   int rc = 0;
   try {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    runtime::install_fatal_signal_reporter(rank);
+    runtime::install_exit_reporter(rank);
+    runtime::arm_fault_from_env();
     rc = run_job(o, text);
+  } catch (const mpi::PeerFailed &) {
+    mpi::wait_for_abort();  // a lower rank reports the same error and ends the job
   } catch (const std::exception &e) {
     mpi::abort_job(e.what());
+  } catch (...) {
+    mpi::abort_job("unexpected exception (not a std::exception)");
   }
   MPI_Finalize();
   return rc;

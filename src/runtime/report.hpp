@@ -36,6 +36,11 @@ std::string format_summary(const nlohmann::json &s);
 // in out_dir, and the summary as JSON at summary_json (if not empty); every file atomically.
 void emit_report(const nlohmann::json &summary, const std::string &out_dir,
                  const std::string &summary_json, bool quiet);
+// The summary JSON's only non-deterministic member: {"start_utc", "elapsed_s", "hostname"} of
+// this process. emit_report adds it to --summary-json only (not to results.h5 / results.csv), so
+// two runs of the same command give byte-identical outputs once this one key is skipped.
+inline constexpr const char *kHostWallKey = "host_wall";
+nlohmann::json host_wall();
 // results.h5 and results.csv into `dir` (created if needed), both written atomically.
 void write_results(const std::string &dir, const nlohmann::json &summary);
 // Every rank's JSON, in rank order, on rank 0 (empty elsewhere). Outside the modelled schedule.
