@@ -76,13 +76,18 @@ Doorbells::Doorbells(MPI_Comm comm, WaitPolicy policy) : policy_(policy) {
 
   // One contiguous segment owned by the host's first rank; the others map it.
   void *mine = nullptr;
-  const MPI_Aint bytes = me == 0 ? static_cast<MPI_Aint>(nlocal) * sizeof(Slot) : 0;
+  // One slot more than needed: the window's base is not cache-line aligned (Open MPI puts its
+  // own header first), so it is rounded up to the next line (the same offset in every process).
+  const MPI_Aint bytes = me == 0 ? static_cast<MPI_Aint>(nlocal + 1) * sizeof(Slot) : 0;
   MPI_Win_allocate_shared(bytes, 1, MPI_INFO_NULL, node, &mine, &win_);
   MPI_Aint seg = 0;
   int disp = 1;
   void *first = nullptr;
   MPI_Win_shared_query(win_, 0, &seg, &disp, &first);
-  base_ = static_cast<std::byte *>(first);
+  {
+    const auto a = reinterpret_cast<std::uintptr_t>(first);
+    base_ = static_cast<std::byte *>(first) + (sizeof(Slot) - a % sizeof(Slot)) % sizeof(Slot);
+  }
   if (me == 0) std::memset(base_, 0, static_cast<size_t>(nlocal) * sizeof(Slot));
   MPI_Barrier(node);
   my_index_ = me;

@@ -28,6 +28,11 @@ constexpr long kSleepTimeoutNs = 100'000'000;
 constexpr auto kSpinBeforeSleep = std::chrono::microseconds(50);
 constexpr auto kYieldBeforeSleep = std::chrono::microseconds(30);
 
+std::byte *align_up(std::byte *p) {
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  return p + ((kLine - a % kLine) % kLine);
+}
+
 long futex(uint32_t *word, int op, uint32_t value, const timespec *timeout) {
   return syscall(SYS_futex, word, op, value, timeout, nullptr, 0);
 }
@@ -63,13 +68,16 @@ std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy p
   void *mine = nullptr;
   int node_rank = 0;
   MPI_Comm_rank(node, &node_rank);
-  MPI_Win_allocate_shared(node_rank == 0 ? static_cast<MPI_Aint>(bytes) : 0, 1, MPI_INFO_NULL, node,
-                          &mine, &s->win_);
+  // 64 bytes more than needed: the window's base is not cache-line aligned (Open MPI puts its
+  // own header first), so every rank rounds it up to the next line (the same offset in every
+  // process: the segment is mapped at page boundaries).
+  MPI_Win_allocate_shared(node_rank == 0 ? static_cast<MPI_Aint>(bytes + kLine) : 0, 1,
+                          MPI_INFO_NULL, node, &mine, &s->win_);
   MPI_Aint seg = 0;
   int disp = 1;
   void *first = nullptr;
   MPI_Win_shared_query(s->win_, 0, &seg, &disp, &first);
-  s->base_ = static_cast<std::byte *>(first);
+  s->base_ = align_up(static_cast<std::byte *>(first));
   if (node_rank == 0) std::memset(s->base_, 0, bytes);
   MPI_Barrier(comm);
   s->cores_ = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));

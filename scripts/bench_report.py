@@ -30,15 +30,16 @@ def main():
         for r in range(1, runs + 1):
             s = load(f"{out}/n{n}-r{r}.json")
             wall = float(open(f"{out}/n{n}-r{r}.time").read())
-            chips = s["per_chip"]
+            ranks = s["host_wall"]["ranks"]
             steps = s["prompt_tokens"] + s["decode_tokens"]
-            run_s = max(c["host"]["run_s"] for c in chips)
+            run_s = max(h["run_s"] for h in ranks)
             rows.append({"steps": steps, "run_s": run_s, "wall_s": wall, "summary": s})
         med = sorted(rows, key=lambda x: x["run_s"])[len(rows) // 2]
         per_n[n] = med
         chips = med["summary"]["per_chip"]
-        mem_end = [c["host"]["memory_at_end"] for c in chips]
-        mem_start = [c["host"]["memory_before_model"] for c in chips]
+        ranks = med["summary"]["host_wall"]["ranks"]
+        mem_end = [h["memory_at_end"] for h in ranks]
+        mem_start = [h["memory_before_model"] for h in ranks]
         weights = sum(c["memory"][lvl]["weights"] for c in chips for lvl in c["memory"])
         kv = sum(c.get("kv_cache_bytes", 0) for c in chips)
         report[f"chips_{n}"] = {
@@ -47,9 +48,9 @@ def main():
             "tokens_per_s_wall": med["steps"] / med["wall_s"],
             "run_s": med["run_s"],
             "wall_s": med["wall_s"],
-            "ranks": [{k: c["host"][k] for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
-                                                  "bookkeeping_s", "run_s", "sleeps")}
-                      for c in chips],
+            "ranks": [{k: h[k] for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
+                                          "bookkeeping_s", "run_s", "sleeps")}
+                      for h in ranks],
             "memory": {
                 "sum_peak_rss_bytes": sum(m["peak_rss_bytes"] for m in mem_end),
                 "sum_pss_bytes": sum(m["pss_bytes"] for m in mem_end),
@@ -68,7 +69,7 @@ def main():
     cost = []
     for r in range(1, runs + 1):
         s = load(f"{out}/cost-r{r}.json")
-        cost.append((max(c["host"]["run_s"] for c in s["per_chip"]),
+        cost.append((max(h["run_s"] for h in s["host_wall"]["ranks"]),
                      float(open(f"{out}/cost-r{r}.time").read())))
     cost_run = median([c[0] for c in cost])
     cost_wall = median([c[1] for c in cost])

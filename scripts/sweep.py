@@ -24,8 +24,12 @@ The Open MPI defaults below (MPI_ENV) only fill in what the environment does not
 mpirun command line, but a --mca flag does override the same OMPI_MCA_NAME variable).
 
 Each point writes <out>/points/<id>/summary.json (or error.txt when it failed). A point whose
-summary exists is not run again, so an interrupted sweep resumes; a failed point is recorded and
-the sweep goes on. At the end <out>/aggregate.csv and <out>/aggregate.h5 hold one row per point.
+summary exists is not run again, so an interrupted sweep resumes; a failed point (an error, a
+crashed or killed rank, or --timeout) is recorded and the sweep goes on. At the end
+<out>/aggregate.csv and <out>/aggregate.h5 hold one row per point. Every file is written to a
+temporary name and renamed, so an interrupted sweep leaves no partial file under a final name.
+Interrupting (Ctrl-C, SIGTERM) ends the running point's whole mpirun process group first.
+A bad experiment file is one "sweep: ..." line and exit status 2.
 """
 import argparse
 import configparser
@@ -33,7 +37,9 @@ import csv
 import itertools
 import json
 import os
+import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -49,37 +55,60 @@ MPI_ENV = {
 }
 
 
+class ConfigError(Exception):
+    """A bad experiment file: reported as one line, exit status 2."""
+
+
 def read_experiment(path):
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{path}: no such file" if not p.exists() else f"{path}: not a regular file")
     cp = configparser.ConfigParser(interpolation=None)
-    if not cp.read(path):
-        sys.exit(f"sweep: cannot read {path}")
+    try:
+        with open(p, encoding="utf-8") as f:
+            cp.read_file(f)
+    except (configparser.Error, UnicodeDecodeError, OSError) as ex:
+        msg = " ".join(str(ex).split())  # configparser messages span lines
+        raise ConfigError(f"{path}: {msg}") from None
     if "experiment" not in cp:
-        sys.exit(f"sweep: {path} has no [experiment] section")
+        raise ConfigError(f"{path} has no [experiment] section")
+    extra = [s for s in cp.sections() if s != "experiment"]
+    if extra:
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(extra)} (only [experiment])")
     e = dict(cp["experiment"])
     known = set(SWEPT + SCALARS + ["name", "description", "cost_only", "baseline_chips"])
     unknown = sorted(set(e) - known)
     if unknown:
-        sys.exit(f"sweep: {path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    for k in SCALARS + ["baseline_chips"]:
+        if k in e and not re.fullmatch(r"[1-9][0-9]{0,8}", e[k].strip()):
+            raise ConfigError(f"{path}: {k} must be a positive integer, got {e[k].strip()!r}")
+    if "cost_only" in e and e["cost_only"].strip().lower() not in ("true", "false"):
+        raise ConfigError(f"{path}: cost_only must be true or false, got {e['cost_only'].strip()!r}")
+    if "name" in e and not re.fullmatch(r"[A-Za-z0-9._-]+", e["name"].strip()):
+        raise ConfigError(f"{path}: name must be letters, digits, '.', '_' or '-', got {e['name'].strip()!r}")
     return e
 
 
-def points(e):
+def points(e, path):
     axes = {}
     for k in SWEPT:
         if k not in e:
             continue
         sep = ";" if k == "set" else ","
         axes[k] = [v.strip() for v in e[k].split(sep)]
+        if k != "set" and any(not v for v in axes[k]):
+            raise ConfigError(f"{path}: {k} has an empty value in {e[k].strip()!r}")
+    for c in axes.get("chips", ["1"]):
+        if not re.fullmatch(r"[1-9][0-9]{0,5}", c):
+            raise ConfigError(f"{path}: chips must be positive integers, got {c!r}")
     keys = list(axes)
     for combo in itertools.product(*(axes[k] for k in keys)):
         p = dict(zip(keys, combo))
         for k in SCALARS:
             if k in e:
                 p[k] = e[k].strip()
-        try:
-            p["chips"] = int(p.get("chips", "1"))
-        except ValueError:
-            sys.exit(f"sweep: chips must be integers, got {p.get('chips')!r}")
+        p["chips"] = int(p.get("chips", "1"))
         yield p
 
 
@@ -137,29 +166,111 @@ def write_aggregate(out, rows):
     cols = []
     for r in rows:
         cols += [k for k in r if k not in cols]
-    tmp = out / "aggregate.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in cols})
-    os.replace(tmp, out / "aggregate.csv")
+    tmp = out / f"aggregate.csv.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: r.get(k, "") for k in cols})
+        os.replace(tmp, out / "aggregate.csv")
+    finally:
+        tmp.unlink(missing_ok=True)
     try:
         import h5py
         import numpy as np
     except ImportError:
         print("sweep: h5py not available, aggregate.h5 not written", file=sys.stderr)
         return
-    tmp = out / "aggregate.h5.tmp"
-    with h5py.File(tmp, "w") as h:
-        for c in cols:
-            vals = [r.get(c, "") for r in rows]
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
-                h[c] = np.array(vals, dtype=float)
-            else:
-                h[c] = np.array([str(v).encode() for v in vals])
-        h.attrs["columns"] = ",".join(cols)
-    os.replace(tmp, out / "aggregate.h5")
+    tmp = out / f"aggregate.h5.tmp.{os.getpid()}"
+    try:
+        with h5py.File(tmp, "w") as h:
+            for c in cols:
+                vals = [r.get(c, "") for r in rows]
+                if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+                    h.create_dataset(c, data=np.array(vals, dtype=float), track_times=False)
+                else:
+                    h.create_dataset(c, data=np.array([str(v).encode() for v in vals]), track_times=False)
+            h.attrs["columns"] = ",".join(cols)
+        os.replace(tmp, out / "aggregate.h5")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path, text):
+    """Writes `text` to `path` through a temporary name and a rename: complete or absent."""
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def on_signal(signum, frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def stop_group(proc):
+    """Ends a point's mpirun and every rank it started (they share its process group)."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def run_point(cmd, env, timeout):
+    """Runs one point; returns (returncode or None on timeout, log). mpirun gets its own process
+    group so that a timeout or an interrupt can end it and all its ranks, never leaving a rank
+    spinning in a collective."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        out, _ = proc.communicate()
+        return None, (out or "") + f"\ntimed out after {timeout:g} s (the point's processes were ended)"
+    except BaseException:
+        stop_group(proc)
+        raise
+
+
+def error_lines(log):
+    """The lines of a failed point's log that say what happened (at most 5)."""
+    keep = re.compile(r"error|fatal|exited on signal|timed out|killed|rank \d+", re.I)
+    lines, seen = [], set()
+    for line in log.splitlines():
+        line = line.strip()
+        if line and keep.search(line) and line not in seen and not line.startswith("[") :
+            seen.add(line)
+            lines.append(line)
+    return (lines or [l for l in log.splitlines() if l.strip()][-5:] or ["failed without output"])[:5]
+
+
+def read_summary(path):
+    """A point's summary, or None if it is missing or unreadable (then the point runs again)."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as ex:
+        print(f"sweep: {path}: unreadable ({ex}); running the point again", file=sys.stderr)
+        path.unlink(missing_ok=True)
+        return None
 
 
 def main():
@@ -173,20 +284,26 @@ def main():
     ap.add_argument("--mpirun-args", default="",
                     help='extra mpirun arguments for every point, e.g. "--hostfile hosts" (docs/multihost.md)')
     args = ap.parse_args()
+    if not args.timeout > 0:
+        raise ConfigError(f"--timeout must be positive, got {args.timeout:g}")
     mpirun_args = shlex.split(args.mpirun_args)
 
     e = read_experiment(args.experiment)
-    name = e.get("name", Path(args.experiment).stem)
+    name = e.get("name", Path(args.experiment).stem).strip()
     # Absolute paths: the ranks (rank 0 writes the results) may run on other hosts and in
     # another working directory than this script.
     out = Path(args.out or ROOT / "results" / name).resolve()
     cost_only = args.cost_only or e.get("cost_only", "false").strip().lower() == "true"
-    if not Path(args.bin).exists():
-        sys.exit(f"sweep: no binary at {args.bin} (build first, or give --bin)")
+    if not Path(args.bin).is_file():
+        raise ConfigError(f"no binary at {args.bin} (build first, or give --bin)")
     binary = Path(args.bin).resolve()
-    pts = list(points(e))
+    pts = list(points(e, args.experiment))
+    ids = {}
     for p in pts:
         p["id"] = point_id(p)
+        if p["id"] in ids:
+            raise ConfigError(f"{args.experiment}: two points have the same id {p['id']} (a value is repeated)")
+        ids[p["id"]] = p
     (out / "points").mkdir(parents=True, exist_ok=True)
     env = dict(MPI_ENV, **os.environ)  # the caller's settings win
     rows, t0, ran = [], time.monotonic(), 0
@@ -194,32 +311,32 @@ def main():
     for i, p in enumerate(pts, 1):
         d = out / "points" / p["id"]
         summary, error = d / "summary.json", d / "error.txt"
-        if summary.exists():
+        s = read_summary(summary)
+        if s is not None:
             status = "done before"
         elif error.exists() and not args.rerun_failed:
             status = "failed before"
         else:
             d.mkdir(parents=True, exist_ok=True)
             error.unlink(missing_ok=True)
+            for stale in d.glob("*.tmp.*"):  # left by an interrupted run of this point
+                stale.unlink(missing_ok=True)
             cmd = command(p, binary, d, cost_only, mpirun_args)
-            (d / "command.txt").write_text(" ".join(shlex.quote(c) for c in cmd) + "\n")
-            try:
-                r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
-                ok, log = r.returncode == 0 and summary.exists(), r.stderr + r.stdout
-            except subprocess.TimeoutExpired:
-                ok, log = False, f"timed out after {args.timeout} s"
+            write_atomic(d / "command.txt", " ".join(shlex.quote(c) for c in cmd) + "\n")
+            rc, log = run_point(cmd, env, args.timeout)
+            s = read_summary(summary) if rc == 0 else None
+            ok = s is not None
             if not ok:
-                lines = [l for l in log.splitlines() if "error" in l.lower()] or log.splitlines()[-5:]
-                error.write_text("\n".join(lines[:5]) + "\n")
                 summary.unlink(missing_ok=True)
+                write_atomic(error, "\n".join(error_lines(log)) + "\n")
             ran += 1
             status = "ok" if ok else "FAILED"
         elapsed = time.monotonic() - t0
         left = len(pts) - i
         eta = f"{elapsed / ran * left:.0f} s" if ran else "?"
         print(f"[{i}/{len(pts)}] {p['id']}: {status}  (elapsed {elapsed:.0f} s, left ~{eta})", flush=True)
-        if summary.exists():
-            rows.append(flatten(p, json.loads(summary.read_text())))
+        if s is not None:
+            rows.append(flatten(p, s))
         else:
             msg = error.read_text().strip().replace("\n", " | ") if error.exists() else "not run"
             rows.append({"id": p["id"], "status": "failed", "error": msg, "chips": p["chips"],
@@ -232,4 +349,17 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        sys.exit(main())
+    except ConfigError as ex:
+        print(f"sweep: error: {ex}", file=sys.stderr)
+        sys.exit(2)
+    except Interrupted as ex:
+        print(f"sweep: interrupted ({ex}); finished points are kept, run the same command again to resume",
+              file=sys.stderr)
+        sys.exit(130)
+    except OSError as ex:
+        print(f"sweep: error: {ex}", file=sys.stderr)
+        sys.exit(2)

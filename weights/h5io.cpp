@@ -7,12 +7,19 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
+
+#include "weights/atomic_file.hpp"
 
 namespace mcuemu::weights::h5 {
 
 namespace {
+
+// Links and attributes per object kept in compact storage (see write_atomically).
+constexpr unsigned kMaxCompact = 4096;
 
 // What HDF5 reports about a failed call, for the tail of our messages.
 std::string detail(const H5::Exception &e) {
@@ -131,6 +138,27 @@ const char *dtype_name() {
   return Traits<T>::name;
 }
 
+int superblock_version(const std::string &path) {
+  // The signature is at offset 0 or, after a user block, at 512, 1024, 2048, ...; the superblock
+  // version is the byte that follows it.
+  static const unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  std::FILE *f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return -1;
+  int version = -1;
+  unsigned char buf[9];
+  for (long offset = 0; offset >= 0 && offset <= (1L << 40);
+       offset = offset == 0 ? 512 : 2 * offset) {
+    if (std::fseek(f, offset, SEEK_SET) != 0 || std::fread(buf, 1, sizeof buf, f) != sizeof buf)
+      break;
+    if (std::memcmp(buf, kSignature, sizeof kSignature) == 0) {
+      version = buf[8];
+      break;
+    }
+  }
+  std::fclose(f);
+  return version;
+}
+
 H5::H5File open_read(const std::string &path) {
   quiet();
   std::error_code ec;
@@ -146,6 +174,15 @@ H5::H5File open_read(const std::string &path) {
   }
   if (!is_hdf5) {
     throw FileError(fmt::format("{}: not an HDF5 file (no HDF5 signature found)", path));
+  }
+  // Only files whose metadata carries checksums: libhdf5 verifies them before it decodes a
+  // header, so a damaged file is an error here instead of a crash inside the library.
+  if (const int v = superblock_version(path); v < kMinSuperblockVersion) {
+    throw FileError(fmt::format(
+        "{}: HDF5 superblock version {}: its metadata has no checksums, and libhdf5 can crash "
+        "on such a file if it is damaged, so mcuemu reads only the checksummed format it writes "
+        "(HDF5 1.8+); convert it with: h5repack --low=1 --high=2 {} NEW.h5",
+        path, v, path));
   }
   try {
     // A small metadata cache: a model file has a few hundred small objects, and HDF5's default
@@ -194,6 +231,9 @@ H5::Group ensure_group(H5::Group &g, const std::string &path) {
     } else {
       const hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
       H5Pset_obj_track_times(gcpl, false);  // same content -> same bytes
+      // Links and attributes in the (checksummed) object header; see write_atomically.
+      H5Pset_link_phase_change(gcpl, kMaxCompact, kMaxCompact);
+      H5Pset_attr_phase_change(gcpl, kMaxCompact, kMaxCompact);
       next = H5Gcreate2(cur, part.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT);
       H5Pclose(gcpl);
     }
@@ -509,7 +549,7 @@ std::string read_string_attr(const H5::H5Object &obj, const std::string &name) {
 // Atomic output
 
 std::string temp_path_for(const std::string &path) {
-  return fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
+  return weights::temp_path_for(path);
 }
 
 void write_atomically(const std::string &path, const std::function<void(H5::H5File &)> &fill) {
@@ -523,7 +563,18 @@ void write_atomically(const std::string &path, const std::function<void(H5::H5Fi
     {
       H5::H5File f;
       try {
-        f = H5::H5File(tmp, H5F_ACC_TRUNC);
+        // HDF5 1.8+ format (superblock v2, object headers v2): every piece of metadata carries a
+        // checksum that readers verify (open_read refuses files without them). Links and
+        // attributes stay in their object headers (compact storage, covered by the header's
+        // checksum) rather than in fractal heaps, whose blocks are not checksummed by default.
+        // No timestamps: the same content gives the same bytes.
+        H5::FileCreatPropList fcpl;
+        H5Pset_obj_track_times(fcpl.getId(), false);
+        H5Pset_link_phase_change(fcpl.getId(), kMaxCompact, kMaxCompact);
+        H5Pset_attr_phase_change(fcpl.getId(), kMaxCompact, kMaxCompact);
+        H5::FileAccPropList fapl;
+        H5Pset_libver_bounds(fapl.getId(), H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+        f = H5::H5File(tmp, H5F_ACC_TRUNC, fcpl, fapl);
       } catch (const H5::Exception &e) {
         throw FileError(fmt::format("{}: cannot create the output file: {}", path, detail(e)));
       }

@@ -27,11 +27,21 @@ using Shape = std::vector<std::size_t>;
 void quiet();
 
 // Opens an existing file read-only. Missing file, not an HDF5 file, truncated or corrupt file:
-// FileError naming the file.
+// FileError naming the file. Only files with checksummed metadata are read (superblock version
+// kMinSuperblockVersion or later, what write_atomically writes): libhdf5 1.10 verifies those
+// checksums before decoding, whereas damaged metadata of older-format files can crash it
+// (found by fuzzing, docs/robustness.md).
 H5::H5File open_read(const std::string &path);
 // Hands memory that reading left behind back to the system (HDF5's free lists, the C library's
 // freed heap): call it after a model is read, before the run allocates its own buffers.
 void release_memory();
+
+// The superblock version of an HDF5 file (-1 if no signature is found).
+int superblock_version(const std::string &path);
+inline constexpr int kMinSuperblockVersion = 2;
+// Part of the cache key of generated model files: bumped when the HDF5 container written by
+// write_atomically changes (2: HDF5 1.8+ format with checksummed, compact metadata).
+inline constexpr int kContainerVersion = 2;
 
 // Element types the typed helpers accept: float, double, int8/16/32/64, uint8/16/32.
 // Stored little-endian (IEEE_F32LE, STD_I8LE, ...). dtype_name<T>() is "f32", "i8", ...
@@ -98,12 +108,29 @@ std::int64_t read_int_attr(const H5::H5Object &obj, const std::string &name);
 double read_float_attr(const H5::H5Object &obj, const std::string &name);
 std::string read_string_attr(const H5::H5Object &obj, const std::string &name);
 
+// Runs `read` (a reader of the file at `path`) and turns any H5::Exception that escapes it into
+// a FileError naming the file. The HDF5 C++ API throws H5::Exception, which is not a
+// std::exception: without this, a damaged object header or a group where a dataset should be
+// would end the program through std::terminate instead of one error line.
+template <class F>
+auto guard(const std::string &path, F &&read) {
+  try {
+    return read();
+  } catch (const H5::Exception &e) {
+    const std::string d = e.getDetailMsg();
+    throw FileError(path + ": unexpected or corrupt HDF5 structure: " +
+                    (d.empty() ? std::string("HDF5 error") : d));
+  }
+}
+
 // "<path>.tmp.<pid>": where write_atomically writes before the rename.
 std::string temp_path_for(const std::string &path);
 
 // Creates `path` atomically: `fill` writes into a new HDF5 file at temp_path_for(path), which is
-// closed and renamed onto path only when fill returns. On any exception the temporary file is
-// removed and the exception propagates, so path is either the complete new file or untouched.
+// closed and renamed onto path only when fill returns. The file uses the HDF5 1.8+ format
+// (superblock v2, checksummed object headers, links and attributes stored compactly). On any
+// exception the temporary file is removed and the exception propagates, so path is either the
+// complete new file or untouched.
 void write_atomically(const std::string &path, const std::function<void(H5::H5File &)> &fill);
 
 }  // namespace h5

@@ -155,10 +155,12 @@ FileInfo read_file_info(const H5::H5File &f) {
 }
 
 FileInfo read_file_info(const std::string &path) {
-  const H5::H5File f = h5::open_read(path);
-  FileInfo info = read_file_info(f);
-  info.path = path;
-  return info;
+  return h5::guard(path, [&] {
+    const H5::H5File f = h5::open_read(path);
+    FileInfo info = read_file_info(f);
+    info.path = path;
+    return info;
+  });
 }
 
 void write_float_model(const std::string &path, const FloatModel &m, const std::string &source,
@@ -172,19 +174,23 @@ void write_float_model(const std::string &path, const FloatMobileBertModel &m,
 }
 
 FloatModel read_float_model(const std::string &path) {
-  const H5::H5File f = h5::open_read(path);
-  const FileInfo info = open_fp32(f, path, Arch::Llama);
-  FloatModel m = make_float_model(info.config);
-  read_tensors(f, path, m);
-  return m;
+  return h5::guard(path, [&] {
+    const H5::H5File f = h5::open_read(path);
+    const FileInfo info = open_fp32(f, path, Arch::Llama);
+    FloatModel m = make_float_model(info.config);
+    read_tensors(f, path, m);
+    return m;
+  });
 }
 
 FloatMobileBertModel read_float_mobilebert(const std::string &path) {
-  const H5::H5File f = h5::open_read(path);
-  const FileInfo info = open_fp32(f, path, Arch::MobileBert);
-  FloatMobileBertModel m = make_float_mobilebert(info.config);
-  read_tensors(f, path, m);
-  return m;
+  return h5::guard(path, [&] {
+    const H5::H5File f = h5::open_read(path);
+    const FileInfo info = open_fp32(f, path, Arch::MobileBert);
+    FloatMobileBertModel m = make_float_mobilebert(info.config);
+    read_tensors(f, path, m);
+    return m;
+  });
 }
 
 }  // namespace mcuemu::weights

@@ -55,16 +55,63 @@ struct Fields<mcu_rope_t> {
       {"hi", &mcu_rope_t::hi}};
 };
 
+// Ranges of the integer constants that keep the kernels' arithmetic defined (no shift of 32 or
+// more, no division by zero, no 64-bit overflow; kernels/README.md): a file outside them is
+// refused when read, naming the group and the constant, rather than crashing a run later.
+constexpr int64_t kMaxOffset = 1 << 15;  // zero points and offsets
+constexpr int64_t kMaxSoftmax = 1 << 20;
+
+void check_range(const H5::H5File &f, const std::string &path, const char *name, int64_t v,
+                 int64_t lo, int64_t hi) {
+  if (v < lo || v > hi)
+    throw FileError(fmt::format("{}: attribute '{}' of '{}' = {} is outside [{}, {}]",
+                                f.getFileName(), name, path, v, lo, hi));
+}
+void check_clamp(const H5::H5File &f, const std::string &path, int32_t lo, int32_t hi) {
+  check_range(f, path, "lo", lo, -128, 127);
+  check_range(f, path, "hi", hi, lo, 127);
+}
+void check(const H5::H5File &f, const std::string &path, const mcu_rqs_t &p) {
+  check_range(f, path, "zx", p.zx, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "shift", p.shift, 0, 31);
+  check_range(f, path, "zy", p.zy, -kMaxOffset, kMaxOffset);
+  check_clamp(f, path, p.lo, p.hi);
+}
+void check(const H5::H5File &f, const std::string &path, const mcu_add_rq_t &p) {
+  check_range(f, path, "za", p.za, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "zb", p.zb, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "shift", p.shift, 0, 31);
+  check_range(f, path, "zy", p.zy, -kMaxOffset, kMaxOffset);
+  check_clamp(f, path, p.lo, p.hi);
+}
+void check(const H5::H5File &f, const std::string &path, const mcu_mul_rq_t &p) {
+  check_range(f, path, "za", p.za, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "zb", p.zb, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "shift", p.shift, 0, 31);
+  check_range(f, path, "zy", p.zy, -kMaxOffset, kMaxOffset);
+  check_clamp(f, path, p.lo, p.hi);
+}
+void check(const H5::H5File &f, const std::string &path, const mcu_softmax_ibert_t &p) {
+  check_range(f, path, "A", p.A, -kMaxSoftmax, kMaxSoftmax);
+  check_range(f, path, "B", p.B, -kMaxSoftmax, kMaxSoftmax);
+  check_range(f, path, "log2", p.log2, 1, kMaxSoftmax);
+}
+void check(const H5::H5File &f, const std::string &path, const mcu_hswish_t &p) {
+  check_range(f, path, "zx", p.zx, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "three", p.three, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "six", p.six, -kMaxOffset, kMaxOffset);
+}
+void check(const H5::H5File &f, const std::string &path, const mcu_rope_t &p) {
+  check_range(f, path, "zx", p.zx, -kMaxOffset, kMaxOffset);
+  check_range(f, path, "shift", p.shift, 0, 31);
+  check_range(f, path, "zy", p.zy, -kMaxOffset, kMaxOffset);
+  check_clamp(f, path, p.lo, p.hi);
+}
+
 H5::Group make_group(H5::H5File &f, const std::string &path) {
-  // Create every missing level of an absolute path.
-  std::string cur;
-  for (size_t pos = 1; pos <= path.size(); ++pos) {
-    if (pos == path.size() || path[pos] == '/') {
-      cur = path.substr(0, pos);
-      if (!f.nameExists(cur)) f.createGroup(cur);
-    }
-  }
-  return f.openGroup(path);
+  // Every missing level of an absolute path, created like every other group (h5io.hpp).
+  H5::Group root = f.openGroup("/");
+  return h5::ensure_group(root, path);
 }
 
 template <class T>
@@ -86,6 +133,7 @@ T read_params(const H5::H5File &f, const std::string &path) {
                                   f.getFileName(), name, path, v));
     p.*member = static_cast<int32_t>(v);
   }
+  check(f, path, p);
   return p;
 }
 
@@ -117,6 +165,7 @@ QLinear read_linear(const H5::H5File &f, const std::string &path, int out, int i
   q.rq_mul = h5::read_dataset<int32_t>(f, path + "/rq_mul", {o});
   q.rq_add = h5::read_dataset<int32_t>(f, path + "/rq_add", {o});
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
+  check_range(f, path, "rq_shift", q.rq_shift, 0, 31);
   return q;
 }
 
@@ -131,6 +180,7 @@ QLinear read_linear_rows(const H5::H5File &f, const std::string &path, int out, 
   q.rq_mul = h5::read_dataset_block<int32_t>(f, path + "/rq_mul", {o}, b, e);
   q.rq_add = h5::read_dataset_block<int32_t>(f, path + "/rq_add", {o}, b, e);
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
+  check_range(f, path, "rq_shift", q.rq_shift, 0, 31);
   return q;
 }
 
@@ -145,6 +195,7 @@ QLinear read_linear_cols(const H5::H5File &f, const std::string &path, int out, 
   q.rq_mul = h5::read_dataset<int32_t>(f, path + "/rq_mul", {o});
   q.rq_add = h5::read_dataset<int32_t>(f, path + "/rq_add", {o});
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
+  check_range(f, path, "rq_shift", q.rq_shift, 0, 31);
   return q;
 }
 
@@ -160,6 +211,8 @@ QRmsNorm read_norm(const H5::H5File &f, const std::string &path, int dim) {
   n.w = h5::read_dataset<int32_t>(f, path + "/w", {static_cast<size_t>(dim)});
   n.log2D = read_i32_attr(f, path, "log2D");
   n.k = read_i32_attr(f, path, "k");
+  check_range(f, path, "log2D", n.log2D, 0, 31);
+  check_range(f, path, "k", n.k, 0, 15);
   return n;
 }
 
@@ -188,8 +241,12 @@ QNoNorm read_nonorm(const H5::H5File &f, const std::string &path, int dim) {
   n.mul = h5::read_dataset<int32_t>(f, path + "/mul", {static_cast<size_t>(dim)});
   n.add = h5::read_dataset<int32_t>(f, path + "/add", {static_cast<size_t>(dim)});
   n.shift = read_i32_attr(f, path, "shift");
+  check_range(f, path, "shift", n.shift, 0, 31);
   return n;
 }
+
+QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice);
+QMobileBertModel read_qmobilebert_impl(const std::string &path);
 
 }  // namespace
 
@@ -230,6 +287,18 @@ void write_qllama(const std::string &path, const QLlamaModel &m, const std::stri
       write_params(f, p + "resid_ffn", L.resid_ffn);
     }
   });
+}
+
+QLlamaModel read_qllama(const std::string &path) {
+  return h5::guard(path, [&] { return read_qllama_impl(path, nullptr); });
+}
+
+QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice) {
+  return h5::guard(path, [&] { return read_qllama_impl(path, &slice); });
+}
+
+QMobileBertModel read_qmobilebert(const std::string &path) {
+  return h5::guard(path, [&] { return read_qmobilebert_impl(path); });
 }
 
 namespace {
@@ -277,6 +346,7 @@ QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice) {
   m.final_norm = read_norm(f, "/final_norm", c.dim);
   m.rope = read_params<mcu_rope_t>(f, "/rope");
   m.rope_frac = read_i32_attr(f, "/rope", "frac");
+  check_range(f, "/rope", "frac", m.rope_frac, 0, 15);
   const Shape tab{static_cast<size_t>(c.seq_len), static_cast<size_t>(c.head_dim() / 2)};
   m.rope_cos = h5::read_dataset<int16_t>(f, "/rope/cos", tab);
   m.rope_sin = h5::read_dataset<int16_t>(f, "/rope/sin", tab);
@@ -306,14 +376,6 @@ QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice) {
 }
 
 }  // namespace
-
-QLlamaModel read_qllama(const std::string &path) {
-  return read_qllama_impl(path, nullptr);
-}
-
-QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice) {
-  return read_qllama_impl(path, &slice);
-}
 
 void write_qmobilebert(const std::string &path, const QMobileBertModel &m,
                        const std::string &source) {
@@ -365,7 +427,9 @@ void write_qmobilebert(const std::string &path, const QMobileBertModel &m,
   });
 }
 
-QMobileBertModel read_qmobilebert(const std::string &path) {
+namespace {
+
+QMobileBertModel read_qmobilebert_impl(const std::string &path) {
   const FileInfo info = read_file_info(path);
   if (info.kind != "int8")
     throw FileError(
@@ -420,5 +484,7 @@ QMobileBertModel read_qmobilebert(const std::string &path) {
   }
   return m;
 }
+
+}  // namespace
 
 }  // namespace mcuemu::weights

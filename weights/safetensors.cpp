@@ -115,8 +115,8 @@ SafetensorsFile::SafetensorsFile(const std::string &path) : path_(path), bytes_(
   if (!header.is_object()) throw FileError(fmt::format("{}: header is not a JSON object", path));
   for (const auto &[name, v] : header.items()) {
     if (name == "__metadata__") continue;
-    auto bad = [&](const std::string &what) {
-      return FileError(fmt::format("{}: tensor '{}': {}", path, name, what));
+    auto bad = [&, &tensor = name](const std::string &what) {  // (clang 14: no captured bindings)
+      return FileError(fmt::format("{}: tensor '{}': {}", path, tensor, what));
     };
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") ||
         !v.contains("data_offsets")) {

@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -27,7 +28,18 @@ namespace po = boost::program_options;
 // The key table: name, type, bound, and where the value goes in Profile.
 // ---------------------------------------------------------------------------------------------
 
-enum class Type { Real, Integer, Flag, Text };
+enum class Type {
+  Real,     // a finite number up to kMaxValue
+  Integer,  // a whole number up to kMaxValue (byte sizes: int64)
+  Count,    // a whole number up to kMaxCount (fields of type int: cores, ports)
+  Flag,     // 0 or 1
+  Text
+};
+// Bounds that keep every later computation in range (no float-to-int overflow, no int
+// overflow): no physical quantity of a profile comes near them.
+constexpr double kMaxValue = 1e15;
+constexpr double kMaxCount = 1e6;
+constexpr double kMinPositive = 1e-9;  // smallest value of a key that must be > 0
 enum class Bound {
   NonNegative,  // >= 0
   Positive,     // > 0
@@ -58,7 +70,7 @@ const std::vector<KeySpec> &key_specs() {
   static const std::vector<KeySpec> specs = {
       TEXT("chip.name", p.name = v),
       NUM("chip.freq_mhz", T::Real, B::Positive, p.freq_mhz = v),
-      NUM("chip.cores", T::Integer, B::Positive, p.cores = static_cast<int>(v)),
+      NUM("chip.cores", T::Count, B::Positive, p.cores = static_cast<int>(v)),
 
       NUM("compute.gemm_macs_per_cycle", T::Real, B::Positive, p.gemm_macs_per_cycle = v),
       NUM("compute.gemv_macs_per_cycle", T::Real, B::Positive, p.gemv_macs_per_cycle = v),
@@ -116,7 +128,7 @@ const std::vector<KeySpec> &key_specs() {
       NUM("link.mb_per_s", T::Real, B::Positive, p.link.mb_per_s = v),
       NUM("link.latency_ns", T::Real, B::NonNegative, p.link.latency_ns = v),
       TEXT("link.topology", p.link.topology = v),
-      NUM("link.ports", T::Integer, B::Positive, p.link.ports = static_cast<int>(v)),
+      NUM("link.ports", T::Count, B::Positive, p.link.ports = static_cast<int>(v)),
   };
   return specs;
 }
@@ -211,11 +223,15 @@ std::string convert(const KeySpec &spec, const std::string &text, double &out) {
     return fmt::format("non-numeric value '{}'", text);
   }
   if (v < 0) return fmt::format("negative value '{}'", text);
+  if (v > kMaxValue)
+    return fmt::format("value '{}' is implausibly large (> {:g})", text, kMaxValue);
   switch (spec.type) {
     case Type::Integer:
-      if (v != std::floor(v) || v > 9.0e15) {
-        return fmt::format("value '{}' must be a whole number", text);
-      }
+      if (v != std::floor(v)) return fmt::format("value '{}' must be a whole number", text);
+      break;
+    case Type::Count:
+      if (v != std::floor(v) || v > kMaxCount)
+        return fmt::format("value '{}' must be a whole number up to {:g}", text, kMaxCount);
       break;
     case Type::Flag:
       if (v != 0 && v != 1) return fmt::format("value '{}' must be 0 or 1", text);
@@ -226,6 +242,8 @@ std::string convert(const KeySpec &spec, const std::string &text, double &out) {
   switch (spec.bound) {
     case Bound::Positive:
       if (v <= 0) return fmt::format("value '{}' must be greater than 0", text);
+      if (v < kMinPositive)
+        return fmt::format("value '{}' is implausibly small (< {:g})", text, kMinPositive);
       break;
     case Bound::Fraction:
       if (v <= 0 || v > 1) return fmt::format("value '{}' must be in (0, 1]", text);
@@ -271,13 +289,33 @@ std::string resolve_profile_path(const std::string &path_or_name, const std::str
 std::string read_profile_text(const std::string &path_or_name, const std::string &search_dir,
                               std::string *resolved) {
   const std::string path = resolve_profile_path(path_or_name, search_dir);
-  std::ifstream file(path);
+  // Only a regular file of reasonable size: a directory, a FIFO or /dev/zero would make the
+  // reader fail obscurely or never finish.
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) {
+    throw ChipError(
+        fmt::format("cannot open hardware profile '{}' (given as '{}')", path, path_or_name));
+  }
+  if (!std::filesystem::is_regular_file(st)) {
+    throw ChipError(fmt::format("hardware profile '{}' is not a regular file{}", path,
+                                std::filesystem::is_directory(st) ? " (a directory)" : ""));
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxProfileBytes) {
+    throw ChipError(
+        fmt::format("hardware profile '{}' is {} bytes, more than the {} a profile "
+                    "may have (not a profile?)",
+                    path, size, kMaxProfileBytes));
+  }
+  std::ifstream file(path, std::ios::binary);
   if (!file) {
     throw ChipError(
         fmt::format("cannot open hardware profile '{}' (given as '{}')", path, path_or_name));
   }
   std::stringstream buffer;
   buffer << file.rdbuf();
+  if (file.bad()) throw ChipError(fmt::format("cannot read hardware profile '{}'", path));
   if (resolved) *resolved = path;
   return buffer.str();
 }
@@ -291,6 +329,8 @@ Profile load_profile(const std::string &path_or_name, const std::vector<std::str
 
 Profile parse_profile(const std::string &text, const std::string &path,
                       const std::vector<std::string> &set_overrides) {
+  if (text.find('\0') != std::string::npos)
+    throw ChipError(fmt::format("{}: contains a NUL byte (not a text file?)", path));
   const FileIndex index = scan_lines(text, path);
   std::map<std::string, int> line_of;
   for (const Line &l : index.keys) line_of.emplace(l.key, l.line);

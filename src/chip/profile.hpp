@@ -11,7 +11,10 @@
 //     By convention the source of each value is a `#` comment on the lines above the key.
 //   - every key of kProfileKeys must be present exactly once; unknown keys are errors;
 //   - numeric values must parse completely as finite numbers ("370", "1.5e6"); integer keys must
-//     be whole numbers; no value may be negative; rates, sizes of L1 and frequencies must be > 0.
+//     be whole numbers; no value may be negative; rates, sizes of L1 and frequencies must be > 0;
+//     every value is at most 1e15 (cores and ports at most 1e6) and a value that must be > 0 is
+//     at least 1e-9, so later arithmetic cannot overflow;
+//   - the file is a regular text file (no NUL byte) of at most 1 MiB.
 // Every violation throws ChipError naming the file, the line and the key, e.g.
 //   experiments/hw/gap9.ini:57: key 'dma.l3_efficiency': value '1.2' must be in (0, 1]
 //
@@ -147,8 +150,10 @@ Profile load_profile(const std::string &path_or_name,
 // The two halves of load_profile, for callers that read the file in one place and parse it in
 // another (`mcuemu run`: rank 0 reads it, every rank parses the same text, so a profile file
 // need only exist on rank 0's host). read_profile_text resolves and reads the file (ChipError
-// if it cannot) and sets *resolved to the path it read; parse_profile takes that text and path
-// (used in messages and Profile::path) and does everything else load_profile does.
+// if it cannot; only a regular file of at most kMaxProfileBytes) and sets *resolved to the path
+// it read; parse_profile takes that text and path (used in messages and Profile::path) and does
+// everything else load_profile does (the fuzz target tests/fuzz/fuzz_profile.cpp feeds it).
+inline constexpr std::uintmax_t kMaxProfileBytes = 1u << 20;
 std::string read_profile_text(const std::string &path_or_name, const std::string &search_dir = "",
                               std::string *resolved = nullptr);
 Profile parse_profile(const std::string &text, const std::string &path,

@@ -8,6 +8,7 @@
 
 #include "cli/cli_util.hpp"
 #include "cli/commands.hpp"
+#include "weights/atomic_file.hpp"
 #include "weights/llama2c.hpp"
 #include "weights/model_file.hpp"
 #include "weights/safetensors.hpp"
@@ -48,6 +49,7 @@ int convert(const std::vector<std::string> &args) {
   if (input.empty()) throw po::error("an input path is required");
   if (output.empty()) throw po::error("--output/-o is required");
   const bool quiet = vm.count("quiet") != 0;
+  weights::check_output_file(output, "--output");  // before any work (weights/atomic_file.hpp)
   const auto t0 = std::chrono::steady_clock::now();
   if (from == "llama2c") {
     const auto ck = weights::read_llama2c(input);

@@ -7,6 +7,7 @@
 
 #include "cli/cli_util.hpp"
 #include "cli/commands.hpp"
+#include "weights/atomic_file.hpp"
 #include "weights/model_file.hpp"
 #include "weights/synthetic.hpp"
 
@@ -46,6 +47,7 @@ int gen_weights(const std::vector<std::string> &args) {
   if (model.empty()) throw po::error("--model is required (see --list)");
   if (output.empty()) throw po::error("--output/-o is required");
   const bool quiet = vm.count("quiet") != 0;
+  weights::check_output_file(output, "--output");  // before any work (weights/atomic_file.hpp)
 
   const weights::ModelConfig c = weights::config_by_name(model);
   const std::int64_t params = weights::parameter_count(c);

@@ -9,6 +9,7 @@
 #include "cli/cli_util.hpp"
 #include "cli/commands.hpp"
 #include "model/quantize.hpp"
+#include "weights/atomic_file.hpp"
 #include "weights/model_file.hpp"
 #include "weights/qmodel_io.hpp"
 
@@ -46,6 +47,7 @@ int quantize(const std::vector<std::string> &args) {
   if (input.empty()) throw po::error("the input fp32 model file is required");
   if (output.empty()) throw po::error("--output/-o is required");
   const bool quiet = vm.count("quiet") != 0;
+  weights::check_output_file(output, "--output");  // before any work (weights/atomic_file.hpp)
   const auto t0 = std::chrono::steady_clock::now();
   const std::string source =
       fmt::format("mcuemu quantize {} --calib-tokens {}", input, q.calib_tokens);

@@ -23,11 +23,15 @@
 #include "model/golden.hpp"
 #include "model/partition.hpp"
 #include "model/quantize.hpp"
+#include "mpi/agree.hpp"
 #include "mpi/cluster.hpp"
 #include "mpi/hosts.hpp"
+#include "mpi/sanitizer_support.hpp"
 #include "runtime/chip_meter.hpp"
+#include "runtime/fault.hpp"
 #include "runtime/llama_run.hpp"
 #include "runtime/report.hpp"
+#include "weights/atomic_file.hpp"
 #include "weights/h5io.hpp"
 #include "weights/model_file.hpp"
 #include "weights/qmodel_io.hpp"
@@ -85,9 +89,9 @@ weights::FloatModel default_fp32(const RunOptions &o) {
 // MPI (mpi::ensure_on_every_host, docs/multihost.md).
 std::string ensure_default_model(const RunOptions &o, const mpi::Cluster &cluster) {
   const std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
-  const std::string path =
-      fmt::format("{}/{}-seed{}-calib{}-g{}q{}.int8.h5", dir, o.model, o.model_seed, o.calib_tokens,
-                  weights::kSyntheticVersion, model::kQuantizerVersion);
+  const std::string path = fmt::format("{}/{}-seed{}-calib{}-g{}q{}c{}.int8.h5", dir, o.model,
+                                       o.model_seed, o.calib_tokens, weights::kSyntheticVersion,
+                                       model::kQuantizerVersion, weights::h5::kContainerVersion);
   mpi::ensure_on_every_host(cluster.comm(), "the default model", path, [&](const std::string &tmp) {
     try {
       std::fprintf(stderr, "mcuemu: making the default synthetic %s (seed %llu), cached at %s\n",
@@ -158,23 +162,41 @@ namespace {
 
 int run_job(const RunOptions &o, const std::string &options_text) {
   mpi::Cluster cluster(MPI_COMM_WORLD);
-  cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
-
+  // Setup errors are the same on every rank: mpi::agree reports each once (mpi/agree.hpp).
+  auto algo = mpi::AllreduceAlgo::Tree;
+  mpi::agree(cluster.comm(), [&] {
+    cluster.check_same_everywhere("the options of `mcuemu run`", options_text);
+    // Options and output paths are checked before any work, so a typo fails in a second, not
+    // after the run (only rank 0 writes).
+    if (o.baseline != 0 && o.baseline != 1)
+      throw std::invalid_argument("--baseline takes 1 (the single-chip run) or 0");
+    if (cluster.rank() == 0) {
+      weights::check_output_dir(o.out_dir, "--out");
+      if (!o.summary_json.empty()) weights::check_output_file(o.summary_json, "--summary-json");
+      if (!o.trace.empty()) weights::check_output_file(o.trace, "--trace");
+    }
+    algo = mpi::parse_algo(o.allreduce);
+  });
   // Rank 0 reads the profile and every rank parses the same text: a profile file (or the
   // source tree's experiments/hw, for a named profile) need only exist on rank 0's host.
   std::string profile_path, profile_text;
-  if (cluster.rank() == 0) profile_text = chip::read_profile_text(o.profile, "", &profile_path);
+  mpi::agree(cluster.comm(), [&] {
+    if (cluster.rank() == 0) profile_text = chip::read_profile_text(o.profile, "", &profile_path);
+  });
   mpi::broadcast_string(cluster.comm(), profile_path);
   mpi::broadcast_string(cluster.comm(), profile_text);
-  chip::Profile profile = chip::parse_profile(profile_text, profile_path, o.sets);
+  chip::Profile profile;
+  mpi::agree(cluster.comm(),
+             [&] { profile = chip::parse_profile(profile_text, profile_path, o.sets); });
   // Every rank reads the model file it is given: on a multi-host run every host needs it.
   if (!o.weights.empty())
     mpi::check_readable_everywhere(
         cluster.comm(), fmt::format("the model file {} (--weights)", o.weights), o.weights);
+  bool encoder = false;
+  mpi::agree(cluster.comm(), [&] { encoder = is_mobilebert_run(o.model, o.weights); });
   cluster.set_link(runtime::link_model(profile));
-  const auto algo = mpi::parse_algo(o.allreduce);
 
-  if (is_mobilebert_run(o.model, o.weights))
+  if (encoder)
     return run_encoder_job({.model = o.model,
                             .model_given = o.model_given,
                             .weights = o.weights,
@@ -201,45 +223,53 @@ int run_job(const RunOptions &o, const std::string &options_text) {
                            cluster, profile);
 
   std::string path = o.weights;
+  if (!o.cost_only && path.empty()) {
+    mpi::agree(cluster.comm(), [&] { weights::config_by_name(o.model); });
+    path = ensure_default_model(o, cluster);  // collective: rank 0 makes it, once
+  }
   weights::QLlamaModel q;
+  model::PartitionPlan plan;
+  runtime::RunConfig rc;
   // This rank's memory before the model is read: MPI, the libraries and the cluster only.
   runtime::HostMemory memory_before_model = runtime::host_memory();
-  if (o.cost_only) {
-    // Cost-only: the configuration is all that is needed (no weights are read or made).
-    if (o.compare_fp32 || o.hash_all_steps)
+  mpi::agree(cluster.comm(), [&] {
+    if (o.cost_only) {
+      // Cost-only: the configuration is all that is needed (no weights are read or made).
+      if (o.compare_fp32 || o.hash_all_steps)
+        throw std::invalid_argument(
+            "--cost-only computes no logits: no --compare-fp32 or --hash-all-steps");
+      q.config =
+          path.empty() ? weights::config_by_name(o.model) : weights::read_file_info(path).config;
+      weights::validate(q.config);
+      if (path.empty()) path = "(cost-only: no weights)";
+    } else {
+      // Each rank reads only its chip's slice of the model, straight from the file.
+      const auto config = weights::read_file_info(path).config;
+      weights::validate(config);
+      const auto plan_n = model::make_plan(config, cluster.size());
+      memory_before_model = runtime::host_memory();
+      q = weights::read_qllama_slice(path,
+                                     runtime::chip_slice(config, plan_n.chips[cluster.rank()]));
+      weights::h5::release_memory();
+    }
+    if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
+        o.model != "tinyllama-42m")
       throw std::invalid_argument(
-          "--cost-only computes no logits: no --compare-fp32 or --hash-all-steps");
-    q.config =
-        path.empty() ? weights::config_by_name(o.model) : weights::read_file_info(path).config;
-    weights::validate(q.config);
-    if (path.empty()) path = "(cost-only: no weights)";
-  } else {
-    if (path.empty()) path = ensure_default_model(o, cluster);
-    // Each rank reads only its chip's slice of the model, straight from the file.
-    const auto config = weights::read_file_info(path).config;
-    weights::validate(config);
-    const auto plan = model::make_plan(config, cluster.size());
-    memory_before_model = runtime::host_memory();
-    q = weights::read_qllama_slice(path, runtime::chip_slice(config, plan.chips[cluster.rank()]));
-    weights::h5::release_memory();
-  }
-  if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&
-      o.model != "tinyllama-42m")
-    throw std::invalid_argument(
-        fmt::format("--model {} but {} holds {}", o.model, path, q.config.name));
-  const auto plan = model::make_plan(q.config, cluster.size());
-
-  runtime::RunConfig rc;
-  rc.mode = o.mode;
-  rc.prompt_tokens = o.prompt_tokens;
-  rc.tokens = o.tokens;
-  rc.seq = o.seq;
-  rc.exchange = runtime::parse_exchange(o.exchange);
-  if (o.compare_fp32 && o.mode != "ar")
-    throw std::invalid_argument("--compare-fp32 compares every decode step: use it with --mode ar");
-  rc.seed = o.seed;
-  rc.algo = algo;
-  rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
+          fmt::format("--model {} but {} holds {}", o.model, path, q.config.name));
+    plan = model::make_plan(q.config, cluster.size());
+    rc.mode = o.mode;
+    rc.prompt_tokens = o.prompt_tokens;
+    rc.tokens = o.tokens;
+    rc.seq = o.seq;
+    rc.exchange = runtime::parse_exchange(o.exchange);
+    if (o.compare_fp32 && o.mode != "ar")
+      throw std::invalid_argument(
+          "--compare-fp32 compares every decode step: use it with --mode ar");
+    rc.seed = o.seed;
+    rc.algo = algo;
+    rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
+    runtime::validate_run_config(q.config, rc);
+  });
   chip::Chip chip(cluster.rank(), profile);
   if (!o.quiet && cluster.rank() == 0)
     std::fprintf(stderr, "mcuemu: running %s on %d chip(s): %d prompt tokens, %d decode steps\n",
@@ -256,8 +286,15 @@ int run_job(const RunOptions &o, const std::string &options_text) {
   // and now (peak included).
   mine["host"]["memory_before_model"] = runtime::host_memory_json(memory_before_model);
   mine["host"]["memory_at_end"] = runtime::host_memory_json(runtime::host_memory());
-  const auto chips = runtime::gather_json(cluster, mine);
+  auto chips = runtime::gather_json(cluster, mine);
   if (cluster.rank() != 0) return 0;
+  // Host wall-clock and memory vary from run to run: they go to the summary JSON's host_wall
+  // member only, so every other output is byte-identical for the same command.
+  nlohmann::json ranks_wall = nlohmann::json::array();
+  for (auto &c : chips) {
+    ranks_wall.push_back(c["host"]);
+    c.erase("host");
+  }
 
   runtime::ReportInput in;
   in.config = q.config;
@@ -336,7 +373,7 @@ int run_job(const RunOptions &o, const std::string &options_text) {
                  {"cosine_min", c.cos_min}};
   }
 
-  runtime::emit_report(s, o.out_dir, o.summary_json, o.quiet);
+  runtime::emit_report(s, o.out_dir, o.summary_json, o.quiet, ranks_wall);
   return 0;
 }
 
@@ -412,18 +449,27 @@ int run(const std::vector<std::string> &args) {
 
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized) MPI_Init(nullptr, nullptr);
+  if (!initialized) mpi::init_mpi(nullptr, nullptr);  // MPI_Init (mpi/sanitizer_support.hpp)
   std::string text;
   for (const auto &a : args) text += a + '\x1f';
   int rc = 0;
   try {
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    runtime::install_fatal_signal_reporter(rank);
+    runtime::install_exit_reporter(rank);
+    runtime::arm_fault_from_env();
     rc = run_job(o, text);
   } catch (const mpi::CollectiveError &e) {
     // Every rank saw it; one reports it, the others wait for its abort.
     if (e.reporter()) mpi::abort_job(e.what());
     mpi::await_abort(e.what());
+  } catch (const mpi::PeerFailed &) {
+    mpi::wait_for_abort();  // a lower rank reports the same error and ends the job
   } catch (const std::exception &e) {
     mpi::abort_job(e.what());
+  } catch (...) {
+    mpi::abort_job("unexpected exception (not a std::exception)");
   }
   MPI_Finalize();
   return rc;

@@ -20,6 +20,7 @@
 #include "model/golden.hpp"
 #include "model/partition.hpp"
 #include "model/quantize.hpp"
+#include "mpi/agree.hpp"
 #include "mpi/hosts.hpp"
 #include "runtime/chip_meter.hpp"
 #include "runtime/mobilebert_run.hpp"
@@ -43,9 +44,9 @@ int default_calib_tokens(const EncoderJobOptions &o, const weights::ModelConfig 
 std::string ensure_default_model(const EncoderJobOptions &o, const mpi::Cluster &cluster) {
   const auto config = weights::config_by_name(o.model);
   const int calib = default_calib_tokens(o, config);
-  const std::string path =
-      fmt::format("{}/{}-seed{}-calib{}-g{}q{}.int8.h5", o.cache_dir, o.model, o.model_seed, calib,
-                  weights::kSyntheticVersion, model::kQuantizerVersion);
+  const std::string path = fmt::format("{}/{}-seed{}-calib{}-g{}q{}c{}.int8.h5", o.cache_dir,
+                                       o.model, o.model_seed, calib, weights::kSyntheticVersion,
+                                       model::kQuantizerVersion, weights::h5::kContainerVersion);
   mpi::ensure_on_every_host(cluster.comm(), "the default model", path, [&](const std::string &tmp) {
     try {
       std::fprintf(stderr, "mcuemu: making the default synthetic %s (seed %llu), cached at %s\n",
@@ -78,43 +79,55 @@ bool is_mobilebert_run(const std::string &model, const std::string &weights) {
 
 int run_encoder_job(const EncoderJobOptions &o, mpi::Cluster &cluster,
                     const chip::Profile &profile) {
-  if (o.mode_given && o.mode != "encoder")
-    throw std::invalid_argument(fmt::format(
-        "--mode {}: MobileBERT is an encoder, run it with --mode encoder (its default)", o.mode));
-  if (o.hash_all_steps)
-    throw std::invalid_argument(
-        "--hash-all-steps hashes decode steps; an encoder run always reports the hash of its "
-        "output (encoder_output_hash)");
-  const auto algo = mpi::parse_algo(o.allreduce);
-  const auto exchange = runtime::parse_exchange(o.exchange);
-  const auto ffn = runtime::parse_ffn_placement(o.ffn);
+  // Setup errors are the same on every rank: mpi::agree reports each once (mpi/agree.hpp).
+  auto algo = mpi::AllreduceAlgo::Tree;
+  auto exchange = runtime::Exchange::Int32;
+  auto ffn = runtime::FfnPlacement{};
+  mpi::agree(cluster.comm(), [&] {
+    if (o.mode_given && o.mode != "encoder")
+      throw std::invalid_argument(fmt::format(
+          "--mode {}: MobileBERT is an encoder, run it with --mode encoder (its default)", o.mode));
+    if (o.hash_all_steps)
+      throw std::invalid_argument(
+          "--hash-all-steps hashes decode steps; an encoder run always reports the hash of its "
+          "output (encoder_output_hash)");
+    if (o.cost_only && o.compare_fp32)
+      throw std::invalid_argument("--cost-only computes no output: no --compare-fp32");
+    algo = mpi::parse_algo(o.allreduce);
+    exchange = runtime::parse_exchange(o.exchange);
+    ffn = runtime::parse_ffn_placement(o.ffn);
+    if (o.weights.empty()) weights::config_by_name(o.model);
+  });
 
   std::string path = o.weights;
+  if (!o.cost_only && path.empty()) path = ensure_default_model(o, cluster);  // collective
   weights::QMobileBertModel q;
-  if (o.cost_only) {
-    // Cost-only: the configuration is all that is needed (no weights are read or made).
-    if (o.compare_fp32)
-      throw std::invalid_argument("--cost-only computes no output: no --compare-fp32");
-    q.config =
-        path.empty() ? weights::config_by_name(o.model) : weights::read_file_info(path).config;
-    weights::validate(q.config);
-    if (path.empty()) path = "(cost-only: no weights)";
-  } else {
-    if (path.empty()) path = ensure_default_model(o, cluster);
-    q = weights::read_qmobilebert(path);
-  }
-  if (!o.weights.empty() && o.model_given && !q.config.name.empty() && q.config.name != o.model)
-    throw std::invalid_argument(
-        fmt::format("--model {} but {} holds {}", o.model, path, q.config.name));
-  const auto &c = q.config;
-  const auto plan = model::make_plan(c, cluster.size());
-
+  model::PartitionPlan plan;
   runtime::EncoderRunConfig rc;
-  rc.seq = o.seq_given ? o.seq : runtime::default_encoder_seq(c);
-  rc.seed = o.seed;
-  rc.algo = algo;
-  rc.exchange = exchange;
-  rc.ffn = ffn;
+  mpi::agree(cluster.comm(), [&] {
+    if (o.cost_only) {
+      // Cost-only: the configuration is all that is needed (no weights are read or made).
+      q.config =
+          path.empty() ? weights::config_by_name(o.model) : weights::read_file_info(path).config;
+      weights::validate(q.config);
+      if (path.empty()) path = "(cost-only: no weights)";
+    } else {
+      q = weights::read_qmobilebert(path);
+    }
+    if (!o.weights.empty() && o.model_given && !q.config.name.empty() && q.config.name != o.model)
+      throw std::invalid_argument(
+          fmt::format("--model {} but {} holds {}", o.model, path, q.config.name));
+    plan = model::make_plan(q.config, cluster.size());
+    rc.seq = o.seq_given ? o.seq : runtime::default_encoder_seq(q.config);
+    if (rc.seq < 1 || rc.seq > q.config.seq_len)
+      throw std::invalid_argument(fmt::format("--seq {}: {} encodes 1..{} tokens (its seq_len)",
+                                              rc.seq, q.config.name, q.config.seq_len));
+    rc.seed = o.seed;
+    rc.algo = algo;
+    rc.exchange = exchange;
+    rc.ffn = ffn;
+  });
+  const auto &c = q.config;
   chip::Chip chip(cluster.rank(), profile);
   if (!o.quiet && cluster.rank() == 0)
     std::fprintf(stderr, "mcuemu: running the %s encoder on %d chip(s): %d tokens, FFNs %s\n",

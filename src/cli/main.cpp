@@ -97,13 +97,16 @@ int main(int argc, char **argv) {
     if (cmd == "quantize") return mcuemu::cli::quantize(args);
     if (cmd == "convert") return mcuemu::cli::convert(args);
     if (cmd == "inspect") return mcuemu::cli::inspect(args);
-    fmt::print(stderr, "mcuemu: unknown command '{}'\n\n{}", cmd, kUsage);
+    fmt::print(stderr, "mcuemu: error: unknown command '{}' (see mcuemu help)\n", cmd);
     return 2;
   } catch (const po::error &e) {
     fmt::print(stderr, "mcuemu {}: error: {} (see mcuemu {} --help)\n", cmd, e.what(), cmd);
     return 2;
   } catch (const std::exception &e) {
     fmt::print(stderr, "mcuemu {}: error: {}\n", cmd, e.what());
+    return 1;
+  } catch (...) {
+    fmt::print(stderr, "mcuemu {}: error: unexpected exception (not a std::exception)\n", cmd);
     return 1;
   }
 }

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "runtime/chip_meter.hpp"
+#include "runtime/fault.hpp"
 #include "runtime/llama_chip.hpp"
 
 namespace mcuemu::runtime {
@@ -26,6 +27,23 @@ std::vector<int> prompt_ids(int vocab_size, int prompt_tokens, uint64_t seed) {
   return ids;
 }
 
+void validate_run_config(const weights::ModelConfig &c, const RunConfig &cfg) {
+  const bool prompt_mode = cfg.mode == "prompt";
+  if (cfg.mode != "ar" && !prompt_mode)
+    throw std::invalid_argument(fmt::format("--mode {}: Llama runs 'ar' or 'prompt'", cfg.mode));
+  if (!prompt_mode && cfg.prompt_tokens < 1)
+    throw std::invalid_argument("--prompt-tokens must be >= 1");
+  if (!prompt_mode && cfg.tokens < 1) throw std::invalid_argument("--tokens must be >= 1");
+  if (prompt_mode && cfg.seq < 1) throw std::invalid_argument("--seq must be >= 1");
+  // (in 64 bits: --prompt-tokens + --tokens must not wrap around to a small context)
+  const int64_t context =
+      prompt_mode ? int64_t{cfg.seq} : int64_t{cfg.prompt_tokens} + int64_t{cfg.tokens};
+  if (context > c.seq_len)
+    throw std::invalid_argument(fmt::format("{} = {} exceeds {}'s context of {} positions",
+                                            prompt_mode ? "--seq" : "--prompt-tokens + --tokens",
+                                            context, c.name, c.seq_len));
+}
+
 namespace {
 
 int64_t now_ns() {
@@ -38,18 +56,9 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
               const model::ChipPlan &plan, mpi::Cluster &cluster, chip::Chip &chip,
               const RunConfig &cfg) {
   const int64_t t_setup = now_ns();
+  validate_run_config(model.config, cfg);
   const bool prompt_mode = cfg.mode == "prompt";
-  if (cfg.mode != "ar" && !prompt_mode)
-    throw std::invalid_argument(fmt::format("--mode {}: Llama runs 'ar' or 'prompt'", cfg.mode));
-  if (!prompt_mode && cfg.prompt_tokens < 1)
-    throw std::invalid_argument("--prompt-tokens must be >= 1");
-  if (!prompt_mode && cfg.tokens < 1) throw std::invalid_argument("--tokens must be >= 1");
-  if (prompt_mode && cfg.seq < 1) throw std::invalid_argument("--seq must be >= 1");
   const int context = prompt_mode ? cfg.seq : cfg.prompt_tokens + cfg.tokens;
-  if (context > model.config.seq_len)
-    throw std::invalid_argument(fmt::format("{} = {} exceeds {}'s context of {} positions",
-                                            prompt_mode ? "--seq" : "--prompt-tokens + --tokens",
-                                            context, model.config.name, model.config.seq_len));
 
   // The shard needs a meter before its placement exists; the chip meter needs the placement.
   DeferredMeter meter;
@@ -109,6 +118,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
     r.prefill_cycles = chip.ledger().now();
     r.prefill_energy = chip.ledger().total().energy;
     for (int i = 0; i < cfg.tokens; ++i) {
+      maybe_inject_fault(cluster.rank(), i);  // MCUEMU_FAULT (tests only; fault.hpp)
       r.generated.push_back(shard.step(r.generated.back(), pos++));
       if (cfg.keep_step_logits) keep_logits(true);
     }
@@ -233,7 +243,7 @@ nlohmann::json chip_json(const chip::Chip &chip, const model::ChipPlan &plan, co
   j["bytes"] = bytes;
   j["link_bytes"] = led.total().link_bytes;
   j["memory"] = mem;
-  j["host"] = host_json(r.host);  // host wall-clock: differs from run to run
+  j["host"] = host_json(r.host);  // host wall-clock: moved to host_wall by the caller
   j["syncs"] = {{"block", r.block_syncs},
                 {"edge", r.edge_exchanges},
                 {"tokens", r.tokens_run},

@@ -72,6 +72,10 @@ struct RunResult {
   HostTimes host;
 };
 
+// Checks a run's options against the model (mode, token counts, context): std::invalid_argument
+// naming the option. run_llama calls it; the CLI calls it earlier, before any work.
+void validate_run_config(const weights::ModelConfig &c, const RunConfig &cfg);
+
 // Runs this rank's chip. Throws on bad input or a memory cap violation (the caller reports it
 // with the rank and ends the job).
 RunResult run_llama(const weights::QLlamaModel &model, const model::ChipPlan &plan,

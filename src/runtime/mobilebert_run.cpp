@@ -72,6 +72,7 @@ nlohmann::json encoder_chip_json(const chip::Chip &chip, const model::ChipPlan &
   lr.placement = r.placement;
   lr.activation_bytes = r.activation_bytes;
   nlohmann::json j = chip_json(chip, plan, lr);
+  j.erase("host");  // the encoder driver measures no host times
   j["ffn"] = {r.ffn.begin, r.ffn.end};
   j["dim"] = {plan.dim.begin, plan.dim.end};
   j["ffn_placement"] = ffn_placement_name(ffn);

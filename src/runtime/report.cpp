@@ -2,11 +2,17 @@
 
 #include <fmt/format.h>
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <stdexcept>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+#include "weights/atomic_file.hpp"
 #include "weights/h5io.hpp"
 
 #include "git_revision.h"  // generated at build time (cmake/git_revision.cmake)
@@ -49,6 +55,10 @@ std::string logits_hash(const std::vector<int32_t> &logits) {
 }
 
 namespace {
+
+// Process start, taken at static initialisation (before main), for host_wall().
+const auto g_start_steady = std::chrono::steady_clock::now();
+const auto g_start_system = std::chrono::system_clock::now();
 
 const char *kTerms[] = {"compute", "L1", "L2", "MRAM", "L3", "link", "active", "idle"};
 const char *kLevels[] = {"L1", "L2", "MRAM", "L3"};
@@ -127,6 +137,21 @@ json summarize(const ReportInput &in) {
        tokens > 0 ? static_cast<double>(edge) / static_cast<double>(tokens) : 0.0}};
   s["per_chip"] = in.chips;
   return s;
+}
+
+json host_wall() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(g_start_system);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return {
+      {"start_utc", when},
+      {"elapsed_s",
+       std::chrono::duration<double>(std::chrono::steady_clock::now() - g_start_steady).count()},
+      {"hostname", host}};
 }
 
 std::string format_summary(const json &s) {
@@ -255,7 +280,10 @@ std::string format_summary(const json &s) {
 void write_results(const std::string &dir, const json &s) {
   namespace fs = std::filesystem;
   namespace h5 = weights::h5;
-  fs::create_directories(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw weights::FileError(fmt::format("--out {}: cannot create it: {}", dir, ec.message()));
   const std::string h5path = (fs::path(dir) / "results.h5").string();
   h5::write_atomically(h5path, [&](H5::H5File &f) {
     H5::Group root = f.openGroup("/");
@@ -309,48 +337,40 @@ void write_results(const std::string &dir, const json &s) {
       });
     }
   });
-  // CSV: one row per chip, then a total row.
-  const std::string csv = (fs::path(dir) / "results.csv").string();
-  const std::string tmp = fmt::format("{}.tmp", csv);
-  {
-    std::ofstream out(tmp);
-    out << "chip,heads,ffn,vocab,end_cycles,busy_cycles,idle_cycles,link_cycles,link_bytes";
-    for (const char *t : kTerms) out << ",energy_" << t << "_pj";
-    for (const char *l : kLevels) out << ",peak_" << l << "_bytes";
+  // CSV: one row per chip (composed in memory, then written atomically like results.h5).
+  std::ostringstream out;
+  out << "chip,heads,ffn,vocab,end_cycles,busy_cycles,idle_cycles,link_cycles,link_bytes";
+  for (const char *t : kTerms) out << ",energy_" << t << "_pj";
+  for (const char *l : kLevels) out << ",peak_" << l << "_bytes";
+  out << "\n";
+  for (const auto &c : s["per_chip"]) {
+    out << c["chip"].get<int>() << "," << c["heads"][1].get<int>() - c["heads"][0].get<int>() << ","
+        << c["ffn"][1].get<int>() - c["ffn"][0].get<int>() << ","
+        << c["vocab"][1].get<int>() - c["vocab"][0].get<int>() << ","
+        << c["cycles"]["end"].get<int64_t>() << "," << c["cycles"]["busy"].get<int64_t>() << ","
+        << c["cycles"]["idle"].get<int64_t>() << "," << c["cycles"]["link"].get<int64_t>() << ","
+        << c["link_bytes"].get<int64_t>();
+    for (const char *t : kTerms) out << "," << c["energy_pj"][t].get<double>();
+    for (const char *l : kLevels) out << "," << c["memory"][l]["high_water"].get<int64_t>();
     out << "\n";
-    for (const auto &c : s["per_chip"]) {
-      out << c["chip"].get<int>() << "," << c["heads"][1].get<int>() - c["heads"][0].get<int>()
-          << "," << c["ffn"][1].get<int>() - c["ffn"][0].get<int>() << ","
-          << c["vocab"][1].get<int>() - c["vocab"][0].get<int>() << ","
-          << c["cycles"]["end"].get<int64_t>() << "," << c["cycles"]["busy"].get<int64_t>() << ","
-          << c["cycles"]["idle"].get<int64_t>() << "," << c["cycles"]["link"].get<int64_t>() << ","
-          << c["link_bytes"].get<int64_t>();
-      for (const char *t : kTerms) out << "," << c["energy_pj"][t].get<double>();
-      for (const char *l : kLevels) out << "," << c["memory"][l]["high_water"].get<int64_t>();
-      out << "\n";
-    }
-    if (!out) throw std::runtime_error("cannot write " + tmp);
   }
-  fs::rename(tmp, csv);
+  weights::write_file_atomically((fs::path(dir) / "results.csv").string(), out.str());
 }
 
 void emit_report(const json &summary, const std::string &out_dir, const std::string &summary_json,
-                 bool quiet) {
+                 bool quiet, const json &ranks_wall) {
   if (!quiet) std::fputs(format_summary(summary).c_str(), stdout);
   write_results(out_dir, summary);
   if (!quiet)
     std::printf("results: %s/results.h5, %s/results.csv\n", out_dir.c_str(), out_dir.c_str());
   if (summary_json.empty()) return;
-  const std::string tmp = fmt::format("{}.tmp", summary_json);
-  {
-    std::ofstream out(tmp);
-    out << summary.dump(2) << "\n";
-    if (!out) {
-      std::filesystem::remove(tmp);
-      throw std::runtime_error(fmt::format("cannot write the summary {}", summary_json));
-    }
-  }
-  std::filesystem::rename(tmp, summary_json);
+  // The one place for wall-clock and host facts: everything else in every output is a function
+  // of the command, the inputs and the binary (docs/robustness.md, determinism).
+  json with_wall = summary;
+  with_wall[kHostWallKey] = host_wall();
+  if (!ranks_wall.is_null()) with_wall[kHostWallKey]["ranks"] = ranks_wall;
+  weights::ensure_parent_dir(summary_json);
+  weights::write_file_atomically(summary_json, with_wall.dump(2) + "\n");
 }
 
 }  // namespace mcuemu::runtime

@@ -34,8 +34,16 @@ std::string logits_hash(const std::vector<int32_t> &logits);
 std::string format_summary(const nlohmann::json &s);
 // The end of a run on rank 0: the summary on stdout (unless quiet), results.h5 and results.csv
 // in out_dir, and the summary as JSON at summary_json (if not empty); every file atomically.
+// `ranks_wall` (if not null): each rank's host wall-clock and memory figures, which go into the
+// summary JSON's host_wall member as "ranks" (never into results.h5 / results.csv).
 void emit_report(const nlohmann::json &summary, const std::string &out_dir,
-                 const std::string &summary_json, bool quiet);
+                 const std::string &summary_json, bool quiet,
+                 const nlohmann::json &ranks_wall = nullptr);
+// The summary JSON's only non-deterministic member: {"start_utc", "elapsed_s", "hostname"} of
+// this process. emit_report adds it to --summary-json only (not to results.h5 / results.csv), so
+// two runs of the same command give byte-identical outputs once this one key is skipped.
+inline constexpr const char *kHostWallKey = "host_wall";
+nlohmann::json host_wall();
 // results.h5 and results.csv into `dir` (created if needed), both written atomically.
 void write_results(const std::string &dir, const nlohmann::json &summary);
 // Every rank's JSON, in rank order, on rank 0 (empty elsewhere). Outside the modelled schedule.

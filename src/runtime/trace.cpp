@@ -1,8 +1,8 @@
 #include "runtime/trace.hpp"
 
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
+
+#include "weights/atomic_file.hpp"
 
 namespace mcuemu::runtime {
 
@@ -65,13 +65,8 @@ void write_chrome_trace(const std::string &path, int n_chips,
     for (const auto &e : ce) events.push_back(e);
   const nlohmann::json doc = {
       {"traceEvents", events}, {"displayTimeUnit", "ns"}, {"otherData", meta}};
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << doc.dump() << "\n";
-    if (!out) throw std::runtime_error("cannot write the trace " + tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  weights::ensure_parent_dir(path);
+  weights::write_file_atomically(path, doc.dump() + "\n");
 }
 
 }  // namespace mcuemu::runtime

@@ -8,7 +8,7 @@
 set -euo pipefail
 bin=$1 work=$2
 mkdir -p "$work" && cd "$work"
-if [ ! -f q.h5 ]; then
+if ! "$bin" inspect q.h5 --brief >/dev/null 2>&1; then  # missing, or from an older build
   "$bin" gen-weights --model tinyllama-tiny --seed 3 -o fp.h5 -q
   "$bin" quantize fp.h5 -o q.h5 --calib-tokens 16 -q
 fi

@@ -6,6 +6,8 @@
 
 #include <cstdio>
 
+#include "mpi/sanitizer_support.hpp"
+
 namespace {
 
 class RankPrinter : public ::testing::EmptyTestEventListener {
@@ -24,7 +26,7 @@ class RankPrinter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char **argv) {
-  MPI_Init(&argc, &argv);
+  mcuemu::mpi::init_mpi(&argc, &argv);  // MPI_Init (mpi/sanitizer_support.hpp)
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
