@@ -156,19 +156,6 @@ void write_linear(H5::H5File &f, const std::string &path, const QLinear &q) {
   h5::write_int_attr(g, "rq_shift", q.rq_shift);
 }
 
-QLinear read_linear(const H5::H5File &f, const std::string &path, int out, int in) {
-  QLinear q;
-  q.out = out;
-  q.in = in;
-  const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
-  q.w = h5::read_dataset<int8_t>(f, path + "/w", {o, i});
-  q.rq_mul = h5::read_dataset<int32_t>(f, path + "/rq_mul", {o});
-  q.rq_add = h5::read_dataset<int32_t>(f, path + "/rq_add", {o});
-  q.rq_shift = read_i32_attr(f, path, "rq_shift");
-  check_range(f, path, "rq_shift", q.rq_shift, 0, 31);
-  return q;
-}
-
 // Rows [b, e) of a linear (its weights and per-row requant).
 QLinear read_linear_rows(const H5::H5File &f, const std::string &path, int out, int in, int b,
                          int e) {
@@ -182,6 +169,11 @@ QLinear read_linear_rows(const H5::H5File &f, const std::string &path, int out, 
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
   check_range(f, path, "rq_shift", q.rq_shift, 0, 31);
   return q;
+}
+
+// The whole linear: all of its rows.
+QLinear read_linear(const H5::H5File &f, const std::string &path, int out, int in) {
+  return read_linear_rows(f, path, out, in, 0, out);
 }
 
 // Columns [b, e) of every row; the requant stays whole (it runs after the all-reduce).

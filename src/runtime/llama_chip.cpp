@@ -129,20 +129,16 @@ weights::LlamaSlice chip_slice(const weights::ModelConfig &config, const model::
 LlamaChip::LlamaChip(const weights::QLlamaModel &model, const model::ChipPlan &plan, int context,
                      int max_rows, mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
                      Exchange exchange)
-    : cfg_(model.config),
-      plan_(plan),
-      cluster_(cluster),
-      meter_(meter),
-      algo_(algo),
-      exchange_(exchange) {
-  context_ = context;
-  max_rows_ = max_rows;
-  build(model, nullptr);
-}
+    : LlamaChip(model, nullptr, plan, context, max_rows, cluster, meter, algo, exchange) {}
 
 LlamaChip::LlamaChip(weights::QLlamaModel &&model, const model::ChipPlan &plan, int context,
                      int max_rows, mpi::Cluster &cluster, Meter &meter, mpi::AllreduceAlgo algo,
                      Exchange exchange)
+    : LlamaChip(model, &model, plan, context, max_rows, cluster, meter, algo, exchange) {}
+
+LlamaChip::LlamaChip(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
+                     const model::ChipPlan &plan, int context, int max_rows, mpi::Cluster &cluster,
+                     Meter &meter, mpi::AllreduceAlgo algo, Exchange exchange)
     : cfg_(model.config),
       plan_(plan),
       cluster_(cluster),
@@ -151,7 +147,7 @@ LlamaChip::LlamaChip(weights::QLlamaModel &&model, const model::ChipPlan &plan, 
       exchange_(exchange) {
   context_ = context;
   max_rows_ = max_rows;
-  build(model, &model);
+  build(model, movable);
 }
 
 void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *movable) {

@@ -100,6 +100,11 @@ class LlamaChip {
   int64_t activation_bytes() const;
 
  private:
+  // Both public constructors: `movable` (the same object as `model`, or nullptr) lets a slice's
+  // tensors be moved into the chip.
+  LlamaChip(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
+            const model::ChipPlan &plan, int context, int max_rows, mpi::Cluster &cluster,
+            Meter &meter, mpi::AllreduceAlgo algo, Exchange exchange);
   void build(const weights::QLlamaModel &model, weights::QLlamaModel *movable);
   void embed(std::span<const int> tokens);
   void attention(int l, int start, int S);
