@@ -148,3 +148,74 @@ mcu_gemv_fn mcu_gemv_s8_s32_best(const char **name) {
   if (name) *name = "portable";
   return mcu_gemv_s8_s32;
 }
+
+int mcu_have_avx512vnni(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+}
+
+void mcu_vnni_pack_block(const int8_t *rows, size_t nrows, size_t in, int8_t *dst) {
+  for (size_t k = 0; k < in; k += 4)
+    for (size_t r = 0; r < 16; ++r)
+      for (size_t j = 0; j < 4; ++j) dst[k * 16 + r * 4 + j] = r < nrows ? rows[r * in + k + j] : 0;
+}
+
+void mcu_vnni_unpack_row(const int8_t *block, size_t lane, size_t in, int8_t *dst) {
+  for (size_t k = 0; k < in; k += 4)
+    for (size_t j = 0; j < 4; ++j) dst[k + j] = block[k * 16 + lane * 4 + j];
+}
+
+/* One block (16 rows) against one row of u: four independent accumulators over the groups of
+ * four inputs (vpdpbusd has a latency of several cycles), summed at the end. The weights
+ * stream through in order, 64 bytes per group. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static __m512i block_dot(const int8_t *blk,
+                                                                                const uint8_t *u,
+                                                                                size_t groups) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  const int32_t *u4 = (const int32_t *)(const void *)u;
+  size_t g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const int8_t *w = blk + g * 64;
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(u4[g]), _mm512_loadu_si512(w));
+    a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(u4[g + 1]), _mm512_loadu_si512(w + 64));
+    a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(u4[g + 2]), _mm512_loadu_si512(w + 128));
+    a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(u4[g + 3]), _mm512_loadu_si512(w + 192));
+  }
+  for (; g < groups; ++g)
+    a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(u4[g]), _mm512_loadu_si512(blk + g * 64));
+  return _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+}
+
+/* With u = x + 128 (exact in uint8): sum(w * x) = sum(w * u) - 128 * sum(w), so
+ *   y = bias + sum(w * u) + (x_off - 128) * sum(w) + w_off * sum(x) + in * w_off * x_off,
+ * all in wrap-around int32 lanes, which is exact whenever the true result fits in int32 (the
+ * caller checks that it does, as for every GEMV path). */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void mcu_gemv_s8_s32_vnni_packed(
+    const mcu_gemv_t *p, const int8_t *Wp, const int32_t *row_sums, const int8_t *X, size_t rows,
+    const int32_t *bias, int32_t *Y, size_t ldy, size_t out, size_t in, uint8_t *u) {
+  const size_t groups = in / 4, blocks = (out + 15) / 16;
+  for (size_t s = 0; s < rows; ++s)
+    for (size_t i = 0; i < in; ++i) u[s * in + i] = (uint8_t)(X[s * in + i] ^ 0x80);
+  const __m512i xo = _mm512_set1_epi32(p->x_off - 128);
+  for (size_t b = 0; b < blocks; ++b) {
+    const size_t o = b * 16, n = out - o < 16 ? out - o : 16;
+    const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    const int8_t *blk = Wp + b * 16 * in;
+    __m512i base = _mm512_mullo_epi32(xo, _mm512_maskz_loadu_epi32(m, row_sums + o));
+    if (bias) base = _mm512_add_epi32(base, _mm512_maskz_loadu_epi32(m, bias + o));
+    /* Every row of X against this block while it is in L1: the weights stream in once. */
+    for (size_t s = 0; s < rows; ++s) {
+      int32_t c = 0;
+      if (p->w_off) {
+        const int8_t *x = X + s * in;
+        int32_t sum_x = 0;
+        for (size_t i = 0; i < in; ++i) sum_x += x[i];
+        c = (int32_t)((uint32_t)p->w_off * (uint32_t)sum_x +
+                      (uint32_t)in * (uint32_t)p->w_off * (uint32_t)p->x_off);
+      }
+      const __m512i acc = block_dot(blk, u + s * in, groups);
+      const __m512i y = _mm512_add_epi32(_mm512_add_epi32(acc, base), _mm512_set1_epi32(c));
+      _mm512_mask_storeu_epi32(Y + s * ldy + o, m, y);
+    }
+  }
+}

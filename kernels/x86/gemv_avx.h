@@ -23,6 +23,27 @@ void mcu_gemv_s8_s32_avx512(const mcu_gemv_t *p, const int8_t *W, const int8_t *
 void mcu_gemv_s8_s32_avx512vnni(const mcu_gemv_t *p, const int8_t *W, const int8_t *x,
                                 const int32_t *bias, int32_t *y, size_t out, size_t in);
 
+/* VNNI-packed weights (host layout, chosen for vpdpbusd): rows in blocks of 16; a block of
+ * rows o0 .. o0+15 is 16 * in bytes, and for every group of four inputs 4k .. 4k+3 holds 64
+ * bytes: those four weights of row o0, then of row o0+1, ... then of row o0+15. One vpdpbusd
+ * of such 64 bytes against the four inputs broadcast to every lane adds a four-term dot product
+ * to each of the block's 16 rows: no horizontal sum is needed. in must be a multiple of 4 and
+ * at most MCU_VNNI_PACKED_MAX_IN; rows missing from the last block are zeros. */
+#define MCU_VNNI_PACKED_MAX_IN 65536u
+/* Packs rows (nrows <= 16 rows of `in` weights, row-major) into one block of 16 * in bytes.
+ * dst must not overlap rows. Portable C: no special CPU needed. */
+void mcu_vnni_pack_block(const int8_t *rows, size_t nrows, size_t in, int8_t *dst);
+/* Row `lane` (0..15) of a packed block, back in row order. */
+void mcu_vnni_unpack_row(const int8_t *block, size_t lane, size_t in, int8_t *dst);
+/* Y (rows, out) = X (rows, in) . W^T [+ bias], W packed as above in ceil(out / 16) blocks,
+ * row_sums[o] = the sum of row o's weights. u is scratch for rows * in bytes. The results are
+ * those of mcu_gemv_s8_s32 bit for bit, row after row. Needs AVX-512 VNNI. */
+void mcu_gemv_s8_s32_vnni_packed(const mcu_gemv_t *p, const int8_t *Wp, const int32_t *row_sums,
+                                 const int8_t *X, size_t rows, const int32_t *bias, int32_t *Y,
+                                 size_t ldy, size_t out, size_t in, uint8_t *u);
+/* Whether this CPU runs mcu_gemv_s8_s32_vnni_packed. */
+int mcu_have_avx512vnni(void);
+
 /* The fastest variant this CPU supports (falls back to the portable kernel), and its name. */
 mcu_gemv_fn mcu_gemv_s8_s32_best(const char **name);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #ifdef MCU_HAVE_X86_FASTPATH
@@ -84,6 +85,87 @@ void gemv(const mcu_gemv_t &p, std::span<const int8_t> W, std::span<const int8_t
   check_accumulation("gemv", in, p.x_off, p.w_off);
   gemv_dispatch().fn(&p, W.data(), x.data(), bias.empty() ? nullptr : bias.data(), y.data(), out,
                      in);
+}
+
+GemvMatrix::GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout layout)
+    : out_(out), in_(in), w_(std::move(w)) {
+  if (w_.size() != out * in)
+    fail("GemvMatrix", "{} weights for a ({}, {}) matrix: want {}", w_.size(), out, in, out * in);
+#ifdef MCU_HAVE_X86_FASTPATH
+  packed_ = layout == Layout::Best && out > 0 && in > 0 && in % 4 == 0 &&
+            in <= MCU_VNNI_PACKED_MAX_IN && mcu_have_avx512vnni();
+#else
+  (void)layout;
+#endif
+  if (!packed_) return;
+#ifdef MCU_HAVE_X86_FASTPATH
+  sums_.resize(out);
+  for (size_t o = 0; o < out; ++o) {
+    int32_t s = 0;
+    for (size_t i = 0; i < in; ++i) s += w_[o * in + i];
+    sums_[o] = s;
+  }
+  // A full block of 16 rows occupies the same 16 * in bytes packed as row-major: rearrange it
+  // through one block of scratch. The ragged rest goes to its own zero-padded block.
+  const size_t full = out / 16, block = 16 * in;
+  std::vector<int8_t> rows(block);
+  for (size_t b = 0; b < full; ++b) {
+    std::copy_n(w_.begin() + b * block, block, rows.begin());
+    mcu_vnni_pack_block(rows.data(), 16, in, w_.data() + b * block);
+  }
+  if (out % 16) {
+    tail_.resize(block);
+    mcu_vnni_pack_block(w_.data() + full * block, out % 16, in, tail_.data());
+    w_.resize(full * block);
+    w_.shrink_to_fit();
+  }
+#endif
+}
+
+void GemvMatrix::apply(const mcu_gemv_t &p, std::span<const int8_t> X, size_t rows,
+                       std::span<const int32_t> bias, std::span<int32_t> Y, size_t ldy) const {
+  const char *k = "gemv";
+  if (X.size() != rows * in_)
+    fail(k, "X has {} elements, want rows*in = {}*{}", X.size(), rows, in_);
+  if (ldy < out_ || (rows > 0 && Y.size() < (rows - 1) * ldy + out_))
+    fail(k, "Y has {} elements (ldy {}), too few for {} rows of {}", Y.size(), ldy, rows, out_);
+  require(bias.empty() || bias.size() == out_, k, "bias must be empty or have `out` elements");
+  check_accumulation(k, in_, p.x_off, p.w_off);
+  const int32_t *b = bias.empty() ? nullptr : bias.data();
+  if (!packed_) {
+    for (size_t s = 0; s < rows; ++s)
+      gemv_dispatch().fn(&p, w_.data(), X.data() + s * in_, b, Y.data() + s * ldy, out_, in_);
+    return;
+  }
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (u_.size() < rows * in_) u_.resize(rows * in_);
+  const size_t full = out_ / 16 * 16;
+  if (full > 0)
+    mcu_gemv_s8_s32_vnni_packed(&p, w_.data(), sums_.data(), X.data(), rows, b, Y.data(), ldy, full,
+                                in_, u_.data());
+  if (full < out_)
+    mcu_gemv_s8_s32_vnni_packed(&p, tail_.data(), sums_.data() + full, X.data(), rows,
+                                b ? b + full : nullptr, Y.data() + full, ldy, out_ - full, in_,
+                                u_.data());
+#endif
+}
+
+void GemvMatrix::row(size_t o, std::span<int8_t> dst) const {
+  check_same("GemvMatrix::row", "dst", dst.size(), "in", in_);
+  if (o >= out_) fail("GemvMatrix::row", "row {} outside the matrix's {} rows", o, out_);
+  if (!packed_) {
+    std::copy_n(w_.begin() + o * in_, in_, dst.begin());
+    return;
+  }
+#ifdef MCU_HAVE_X86_FASTPATH
+  const size_t full = out_ / 16 * 16;
+  const int8_t *blk = o < full ? w_.data() + o / 16 * 16 * in_ : tail_.data();
+  mcu_vnni_unpack_row(blk, o % 16, in_, dst.data());
+#endif
+}
+
+size_t GemvMatrix::host_bytes() const {
+  return w_.size() + tail_.size() + sums_.size() * sizeof(int32_t);
 }
 
 const char *gemv_path() {

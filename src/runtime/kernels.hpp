@@ -9,6 +9,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "mcu_kernels.h"
 
@@ -28,6 +29,39 @@ void rqs_per_channel(std::span<const int32_t> mul, std::span<const int32_t> add,
 // y (out) = W (out, in) . x (in) [+ bias (out)]. Uses the fastest exact path of this CPU.
 void gemv(const mcu_gemv_t &p, std::span<const int8_t> W, std::span<const int8_t> x,
           std::span<const int32_t> bias, std::span<int32_t> y);
+// A weight matrix (out, in) held in the layout of the fastest exact GEMV this CPU has: with
+// AVX-512 VNNI, rearranged in place into the packed blocks of kernels/x86/gemv_avx.h (no
+// horizontal sums, weights streamed once in order); otherwise row-major for gemv(). The layout
+// is a host matter only: the emulated chip holds (and is charged for) out * in int8 weights
+// either way, and the results are the same integers.
+class GemvMatrix {
+ public:
+  enum class Layout { Best, RowMajor };
+  GemvMatrix() = default;
+  // Takes row-major weights (out * in of them) and rearranges them without a second copy of
+  // the matrix (one block of 16 rows at a time; the ragged last block is kept apart).
+  GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout layout = Layout::Best);
+  size_t out() const { return out_; }
+  size_t in() const { return in_; }
+  bool packed() const { return packed_; }
+  bool empty() const { return out_ == 0 || in_ == 0; }
+  // Y (rows, ldy) = X (rows, in) . W^T [+ bias (out)]: for every row the integers of gemv().
+  void apply(const mcu_gemv_t &p, std::span<const int8_t> X, size_t rows,
+             std::span<const int32_t> bias, std::span<int32_t> Y, size_t ldy) const;
+  // One row, in order (an embedding lookup of a tied table).
+  void row(size_t o, std::span<int8_t> dst) const;
+  // Host bytes held (weights, padding of the last block, row sums).
+  size_t host_bytes() const;
+
+ private:
+  size_t out_ = 0, in_ = 0;
+  bool packed_ = false;
+  std::vector<int8_t> w_;           // row-major, or the full blocks packed
+  std::vector<int8_t> tail_;        // packed: the last, ragged block (zero rows appended)
+  std::vector<int32_t> sums_;       // packed: each row's sum of weights
+  mutable std::vector<uint8_t> u_;  // packed: scratch for the shifted activations
+};
+
 // The name of the GEMV path gemv() uses: "avx512vnni", "avx512bw", "avx2" or "portable".
 const char *gemv_path();
 

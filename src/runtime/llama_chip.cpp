@@ -60,8 +60,9 @@ ShardLinear rows_of(const weights::QLinear &q, int begin, int end, std::string n
   s.name = std::move(name);
   s.out = end - begin;
   s.in = q.in;
-  s.w.assign(q.w.begin() + static_cast<size_t>(begin) * q.in,
-             q.w.begin() + static_cast<size_t>(end) * q.in);
+  s.w = kernels::GemvMatrix(std::vector<int8_t>(q.w.begin() + static_cast<size_t>(begin) * q.in,
+                                                q.w.begin() + static_cast<size_t>(end) * q.in),
+                            s.out, s.in);
   s.rq_mul.assign(q.rq_mul.begin() + begin, q.rq_mul.begin() + end);
   s.rq_add.assign(q.rq_add.begin() + begin, q.rq_add.begin() + end);
   s.rq_shift = q.rq_shift;
@@ -74,10 +75,11 @@ ShardLinear cols_of(const weights::QLinear &q, int begin, int end, std::string n
   s.name = std::move(name);
   s.out = q.out;
   s.in = end - begin;
-  s.w.resize(static_cast<size_t>(s.out) * s.in);
+  std::vector<int8_t> w(static_cast<size_t>(s.out) * s.in);
   for (int o = 0; o < q.out; ++o)
     std::copy_n(q.w.begin() + static_cast<size_t>(o) * q.in + begin, s.in,
-                s.w.begin() + static_cast<size_t>(o) * s.in);
+                w.begin() + static_cast<size_t>(o) * s.in);
+  s.w = kernels::GemvMatrix(std::move(w), s.out, s.in);
   s.rq_mul = q.rq_mul;
   s.rq_add = q.rq_add;
   s.rq_shift = q.rq_shift;
@@ -91,11 +93,11 @@ ShardLinear whole(const weights::QLinear &q, weights::QLinear *movable, std::str
   s.out = q.out;
   s.in = q.in;
   if (movable) {
-    s.w = std::move(movable->w);
+    s.w = kernels::GemvMatrix(std::move(movable->w), s.out, s.in);
     s.rq_mul = std::move(movable->rq_mul);
     s.rq_add = std::move(movable->rq_add);
   } else {
-    s.w = q.w;
+    s.w = kernels::GemvMatrix(std::vector<int8_t>(q.w), s.out, s.in);
     s.rq_mul = q.rq_mul;
     s.rq_add = q.rq_add;
   }
@@ -228,13 +230,17 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
     s.gate = ql.gate;
     layers_.push_back(std::move(s));
   }
+  const size_t V = vocab_;
   if (compute_ && sliced && movable)
-    embedding_ = std::move(movable->token_embedding);
+    embedding_ = kernels::GemvMatrix(std::move(movable->token_embedding), V, D);
   else if (compute_ && sliced)
-    embedding_ = model.token_embedding;
+    embedding_ = kernels::GemvMatrix(std::vector<int8_t>(model.token_embedding), V, D);
   else if (compute_)
-    embedding_.assign(model.token_embedding.begin() + static_cast<size_t>(plan.vocab.begin) * D,
-                      model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D);
+    embedding_ = kernels::GemvMatrix(
+        std::vector<int8_t>(
+            model.token_embedding.begin() + static_cast<size_t>(plan.vocab.begin) * D,
+            model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D),
+        V, D);
   final_norm_ = model.final_norm;
   rope_ = model.rope;
   rope_cos_ = model.rope_cos;
@@ -289,8 +295,7 @@ void LlamaChip::embed(std::span<const int> tokens) {
     int owner = 0;
     while (token >= model::split_range(cfg_.vocab_size, N, owner).end) ++owner;
     if (owner == cluster_.rank()) {
-      if (compute_)
-        kernels::embedding_row(embedding_, D, token - plan_.vocab.begin, std::span(x_).first(D));
+      if (compute_) embedding_.row(token - plan_.vocab.begin, std::span(x_).first(D));
       meter_.nonlinear(-1, Nonlinear::Copy, D);
     }
     meter_.sync(-1, SyncKind::EmbeddingBroadcast,
@@ -303,7 +308,7 @@ void LlamaChip::embed(std::span<const int> tokens) {
     std::vector<int8_t> row(D);
     for (int i = 0; i < S; ++i) {
       if (tokens[i] < plan_.vocab.begin || tokens[i] >= plan_.vocab.end) continue;
-      if (compute_) kernels::embedding_row(embedding_, D, tokens[i] - plan_.vocab.begin, row);
+      if (compute_) embedding_.row(tokens[i] - plan_.vocab.begin, row);
       if (compute_) std::copy(row.begin(), row.end(), rows.begin() + static_cast<size_t>(i) * D);
       meter_.nonlinear(-1, Nonlinear::Copy, D);
     }
@@ -343,7 +348,7 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
   int32_t best = INT32_MIN;
   int64_t best_index = INT64_MAX;
   if (vocab_ > 0) {
-    if (compute_) kernels::gemv({0, 0}, embedding_, last_n, {}, logits_);
+    if (compute_) embedding_.apply({0, 0}, last_n, 1, {}, logits_, logits_.size());
     meter_.linear(-1, "embedding", 1, vocab_, D);
     meter_.nonlinear(-1, Nonlinear::Argmax, vocab_);
     if (compute_) {
@@ -364,11 +369,9 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
 
 void LlamaChip::linear(int l, const ShardLinear &w, std::span<const int8_t> x, std::span<int32_t> y,
                        int S) {
-  if (S == 1) {
-    if (compute_) kernels::gemv({0, 0}, w.w, x, {}, y);
-  } else {
-    if (compute_) kernels::gemm({0, 0}, x, w.in, w.w, w.in, {}, y, w.out, S, w.out, w.in);
-  }
+  // S rows of x against the weights (one GEMV per row; the packed layout keeps a block of
+  // weights in L1 across the rows).
+  if (compute_) w.w.apply({0, 0}, x, static_cast<size_t>(S), {}, y, static_cast<size_t>(w.out));
   meter_.linear(l, w.name, S, w.out, w.in);
 }
 

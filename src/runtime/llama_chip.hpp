@@ -22,6 +22,7 @@
 
 #include "model/partition.hpp"
 #include "mpi/cluster.hpp"
+#include "runtime/kernels.hpp"
 #include "runtime/meter.hpp"
 #include "weights/qmodel.hpp"
 
@@ -31,7 +32,7 @@ namespace mcuemu::runtime {
 struct ShardLinear {
   std::string name;  // e.g. "L3.wq", for placement and reports
   int out = 0, in = 0;
-  std::vector<int8_t> w;                // (out, in)
+  kernels::GemvMatrix w;                // (out, in), in the host's fastest layout
   std::vector<int32_t> rq_mul, rq_add;  // (out) or, after an all-reduce, the full dim
   int32_t rq_shift = 0;
 };
@@ -125,7 +126,7 @@ class LlamaChip {
   int64_t kv_bytes_ = 0;
 
   std::vector<ShardLayer> layers_;
-  std::vector<int8_t> embedding_;  // (own vocab rows, dim)
+  kernels::GemvMatrix embedding_;  // (own vocab rows, dim): lookup rows and the tied LM head
   weights::QRmsNorm final_norm_;
   mcu_rope_t rope_{};
   std::vector<int16_t> rope_cos_, rope_sin_;  // (seq_len, head_dim / 2)

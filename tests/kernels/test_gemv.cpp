@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "mcu_kernels.h"
 #include "runtime/kernels.hpp"
 #include "vectors.hpp"
@@ -5,6 +7,7 @@
 #include "x86/gemv_avx.h"
 #endif
 
+using mcuemu::kernels::GemvMatrix;
 using mcuemu::test::exact;
 using mcuemu::test::load_cases;
 
@@ -100,3 +103,81 @@ TEST(Gemv, FastPathsEqualPortableOnRaggedLengths) {
   }
 }
 #endif
+
+// The packed weights against the golden vectors (rows padded up to whole blocks) and against
+// the portable kernel, through GemvMatrix as the runtime uses it: both layouts, several rows
+// of X at once, ragged out (1..40), in a multiple of 4 (4..1400), every offset, bias or not.
+TEST(GemvMatrix, BothLayoutsMatchGolden) {
+  for (const auto &c : load_cases("gemv")) {
+    const mcu_gemv_t p{c.i32("x_off"), c.i32("w_off")};
+    auto x = c.data<int8_t>("x");
+    std::vector<int32_t> bias =
+        c.attr("has_bias") ? c.data<int32_t>("bias") : std::vector<int32_t>{};
+    for (auto layout : {GemvMatrix::Layout::Best, GemvMatrix::Layout::RowMajor}) {
+      GemvMatrix m(c.data<int8_t>("W"), c.attr("out"), c.attr("in"), layout);
+      std::vector<int32_t> y(c.attr("out"), 0);
+      m.apply(p, x, 1, bias, y, y.size());
+      EXPECT_TRUE(exact(y, c.data<int32_t>("want"))) << c.name() << " packed=" << m.packed();
+    }
+  }
+}
+
+TEST(GemvMatrix, PackedEqualsPortableOnRaggedShapes) {
+  uint32_t s = 777;
+  auto next = [&s] {
+    s = s * 1664525u + 1013904223u;
+    return static_cast<int8_t>(s >> 24);
+  };
+  int packed_seen = 0;
+  for (size_t in : {4u, 8u, 12u, 60u, 64u, 68u, 172u, 256u, 260u, 512u, 1376u}) {
+    for (size_t out : {1u, 3u, 15u, 16u, 17u, 31u, 32u, 33u, 40u}) {
+      const size_t rows = 1 + (in + out) % 4;
+      std::vector<int8_t> W(out * in), X(rows * in);
+      for (auto &v : W) v = next();
+      for (auto &v : X) v = next();
+      W[0] = -128, W[out * in - 1] = 127, X[0] = -128, X[rows * in - 1] = 127;
+      std::vector<int32_t> bias(out);
+      for (size_t o = 0; o < out; ++o) bias[o] = static_cast<int32_t>(o * 7919) - 400000;
+      GemvMatrix m(std::vector<int8_t>(W), out, in);
+      packed_seen += m.packed();
+      for (size_t o = 0; o < out; ++o) {  // rows come back in order from either layout
+        std::vector<int8_t> r(in);
+        m.row(o, r);
+        ASSERT_TRUE(std::equal(r.begin(), r.end(), W.begin() + o * in)) << "row " << o;
+      }
+      for (auto p :
+           {mcu_gemv_t{0, 0}, mcu_gemv_t{128, 0}, mcu_gemv_t{-128, 0}, mcu_gemv_t{5, -3}}) {
+        for (bool with_bias : {false, true}) {
+          const size_t ldy = out + 3;  // a stride wider than out: the gaps stay untouched
+          std::vector<int32_t> want(rows * ldy, -1), got(rows * ldy, -1);
+          for (size_t r = 0; r < rows; ++r)
+            mcu_gemv_s8_s32(&p, W.data(), X.data() + r * in, with_bias ? bias.data() : nullptr,
+                            want.data() + r * ldy, out, in);
+          m.apply(p, X, rows,
+                  with_bias ? std::span<const int32_t>(bias) : std::span<const int32_t>{}, got,
+                  ldy);
+          ASSERT_TRUE(exact(got, want))
+              << "in=" << in << " out=" << out << " rows=" << rows << " x_off=" << p.x_off
+              << " w_off=" << p.w_off << " bias=" << with_bias << " packed=" << m.packed();
+        }
+      }
+    }
+  }
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (mcu_have_avx512vnni()) {
+    EXPECT_GT(packed_seen, 0) << "the packed layout was never taken";
+  }
+#endif
+}
+
+TEST(GemvMatrix, RejectsBadShapes) {
+  EXPECT_THROW(GemvMatrix(std::vector<int8_t>(10), 3, 4), mcuemu::kernels::KernelError);
+  GemvMatrix m(std::vector<int8_t>(32 * 8, 1), 32, 8);
+  std::vector<int32_t> y(32);
+  std::vector<int8_t> x(8), r(8);
+  EXPECT_THROW(m.apply({0, 0}, std::span<const int8_t>(x).first(7), 1, {}, y, 32),
+               mcuemu::kernels::KernelError);
+  EXPECT_THROW(m.apply({0, 0}, x, 1, {}, std::span<int32_t>(y).first(31), 32),
+               mcuemu::kernels::KernelError);
+  EXPECT_THROW(m.row(32, r), mcuemu::kernels::KernelError);
+}
