@@ -41,3 +41,22 @@ void mcu_softmax_itamax_s8(const int8_t *x, int8_t *y, size_t rows, size_t n, si
     for (size_t j = 0; j < n; ++j) yr[j] = (int8_t)((inv >> ((m - xr[j] + 16) >> 5)) - 128);
   }
 }
+
+void mcu_softmax_ibert_table(const mcu_softmax_ibert_t *p, int64_t table[256]) {
+  for (int k = 0; k < 256; ++k) table[k] = ibert_exp(p, -k);
+}
+
+void mcu_softmax_ibert_s8_table(const int64_t table[256], const int8_t *x, int8_t *y, size_t rows,
+                                size_t n, size_t ld) {
+  for (size_t r = 0; r < rows; ++r) {
+    const int8_t *xr = x + r * ld;
+    int8_t *yr = y + r * ld;
+    const int32_t m = row_max(xr, n);
+    int64_t S = 0;
+    for (size_t j = 0; j < n; ++j) S += table[m - xr[j]];
+    for (size_t j = 0; j < n; ++j) {
+      const int64_t v = S != 0 ? (table[m - xr[j]] * 255) / S : 0;
+      yr[j] = (int8_t)(v - 128);
+    }
+  }
+}

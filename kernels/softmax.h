@@ -27,6 +27,14 @@ void mcu_softmax_ibert_s8(const mcu_softmax_ibert_t *p, const int8_t *x, int8_t 
                           size_t n, size_t ld);
 void mcu_softmax_itamax_s8(const int8_t *x, int8_t *y, size_t rows, size_t n, size_t ld);
 
+/* I-BERT with the exponentials looked up: d = x - m is one of -255 .. 0, so e depends on -d
+ * alone. mcu_softmax_ibert_table fills table[k] = e(d = -k) once per parameter set;
+ * mcu_softmax_ibert_s8_table then gives exactly mcu_softmax_ibert_s8's results (a host speed-up:
+ * the chip's kernel computes e per element). */
+void mcu_softmax_ibert_table(const mcu_softmax_ibert_t *p, int64_t table[256]);
+void mcu_softmax_ibert_s8_table(const int64_t table[256], const int8_t *x, int8_t *y, size_t rows,
+                                size_t n, size_t ld);
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,6 +74,9 @@ class Cluster {
   explicit Cluster(MPI_Comm comm, LinkModel link = {});
   Cluster(MPI_Comm comm, LinkModel link, WaitPolicy policy, Transport transport);
   bool shared_memory() const { return shm_ != nullptr; }
+  // Shared memory with the ranks pinned in one group per core (oversubscribed host; see
+  // mpi/shm_collective.hpp).
+  bool pinned_to_cores() const { return shm_ != nullptr && shm_->pinned(); }
   // Completes this rank's sends still in flight (their receivers have them by the end of every
   // collective; only the sender's MPI request may still be open).
   ~Cluster();

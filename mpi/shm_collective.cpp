@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 namespace mcuemu::mpi {
 namespace {
@@ -26,7 +27,16 @@ constexpr size_t kSlotBytes = kLine + kCapacity;  // clock in the first line, th
 // last arriver always wakes the sleepers it can see).
 constexpr long kSleepTimeoutNs = 100'000'000;
 constexpr auto kSpinBeforeSleep = std::chrono::microseconds(50);
-constexpr auto kYieldBeforeSleep = std::chrono::microseconds(30);
+// How long the last arriver of a pinned core's group polls before it sleeps: longer than the
+// other cores normally take to finish a round's work (a few tens of microseconds per rank), short
+// enough that a core lent to another job is not held for long.
+constexpr auto kPinnedSpin = std::chrono::microseconds(300);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 std::byte *align_up(std::byte *p) {
   const auto a = reinterpret_cast<std::uintptr_t>(p);
@@ -41,8 +51,15 @@ long futex(uint32_t *word, int op, uint32_t value, const timespec *timeout) {
 
 struct alignas(64) ShmCollective::Header {
   uint32_t arrived;     // ranks that have written their slot this round
-  uint32_t generation;  // bumped when a round's result is out; the futex word
-  uint32_t sleepers;    // ranks asleep (or about to be) on generation
+  uint32_t generation;  // bumped when a round's result is out
+};
+
+// One core's group of ranks (a line each, so that cores do not share the line they poll).
+struct alignas(64) ShmCollective::Group {
+  uint32_t arrived;   // ranks of this group that have arrived this round
+  uint32_t word;      // the futex word the group's sleepers wait on; bumped to release them
+  uint32_t sleepers;  // ranks of the group asleep (or about to be) on word
+  uint32_t spinner;   // generation + 1 while the group's last arriver polls for the round's end
 };
 
 std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy policy) {
@@ -63,8 +80,12 @@ std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy p
   std::unique_ptr<ShmCollective> s(new ShmCollective);
   s->size_ = size;
   s->rank_ = rank;
-  // Header, the result slot, then one slot per rank; allocated by rank 0, mapped by all.
-  const size_t bytes = kLine + kSlotBytes * (static_cast<size_t>(size) + 1);
+  s->assign_groups(comm, policy);
+  // Header, one line per group, the result slot, then one slot per rank; allocated by rank 0,
+  // mapped by all.
+  s->groups_at_ = kLine;
+  s->slots_at_ = kLine + kLine * static_cast<size_t>(s->n_groups_);
+  const size_t bytes = s->slots_at_ + kSlotBytes * (static_cast<size_t>(size) + 1);
   void *mine = nullptr;
   int node_rank = 0;
   MPI_Comm_rank(node, &node_rank);
@@ -80,22 +101,95 @@ std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy p
   s->base_ = align_up(static_cast<std::byte *>(first));
   if (node_rank == 0) std::memset(s->base_, 0, bytes);
   MPI_Barrier(comm);
-  s->cores_ = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  s->spin_first_ = policy == WaitPolicy::Auto && s->cores_ >= size;
-  s->yield_spin_ = policy == WaitPolicy::Auto && std::getenv("MCUEMU_NO_YIELD_SPIN") == nullptr;
   // Like the doorbells' window, this one lives until MPI_Finalize (freeing it is collective).
   return s;
 }
 
 // Slot -1 is the result; 0 .. N-1 the ranks'.
 std::byte *ShmCollective::slot(int rank) const {
-  return base_ + kLine + kSlotBytes * static_cast<size_t>(rank + 1);
+  return base_ + slots_at_ + kSlotBytes * static_cast<size_t>(rank + 1);
 }
 
-void ShmCollective::wait_for_generation(uint32_t seen, int to_come) {
+ShmCollective::Group *ShmCollective::group(int g) const {
+  return reinterpret_cast<Group *>(base_ + groups_at_ + kLine * static_cast<size_t>(g));
+}
+
+void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
+  // Which CPUs may each rank use? If every rank may use the same set and the ranks outnumber
+  // its CPUs, pin them in contiguous groups, one group per CPU (ranks r*C/N ...); if the
+  // launcher already bound every rank to one CPU, the groups follow that binding. Otherwise
+  // (fewer ranks than CPUs, mixed masks, another wait policy, MCUEMU_NO_PIN=1) there is one
+  // group and no pinning.
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_ZERO(&mine);
+  std::vector<cpu_set_t> all(static_cast<size_t>(size_));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, comm);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &mine)) cpus.push_back(c);
+  cores_ = std::max<int>(1, static_cast<int>(cpus.size()));
+  group_of_.assign(static_cast<size_t>(size_), 0);
+  n_groups_ = 1;
+  const bool pinning = policy == WaitPolicy::Auto && std::getenv("MCUEMU_NO_PIN") == nullptr;
+  bool same = true, single = true;
+  for (const auto &m : all) {
+    same = same && CPU_EQUAL(&m, &all[0]);
+    single = single && CPU_COUNT(&m) == 1;
+  }
+  if (pinning && same && !cpus.empty() && size_ > cores_) {
+    const int C = cores_;
+    for (int r = 0; r < size_; ++r) group_of_[static_cast<size_t>(r)] = r * C / size_;
+    n_groups_ = C;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[static_cast<size_t>(group_of_[static_cast<size_t>(rank_)])], &one);
+    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+    if (!pinned_) n_groups_ = 1, group_of_.assign(static_cast<size_t>(size_), 0);
+  } else if (pinning && single && size_ > 1) {
+    std::vector<int> cpu_of(static_cast<size_t>(size_));
+    for (int r = 0; r < size_; ++r)
+      for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &all[static_cast<size_t>(r)])) cpu_of[static_cast<size_t>(r)] = c;
+    std::vector<int> distinct = cpu_of;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    if (distinct.size() < static_cast<size_t>(size_)) {  // oversubscribed cores
+      for (int r = 0; r < size_; ++r)
+        group_of_[static_cast<size_t>(r)] = static_cast<int>(
+            std::lower_bound(distinct.begin(), distinct.end(), cpu_of[static_cast<size_t>(r)]) -
+            distinct.begin());
+      n_groups_ = static_cast<int>(distinct.size());
+      pinned_ = true;
+    }
+  }
+  if (pinned_ && std::getenv("MCUEMU_NO_BATCH") == nullptr) {
+    // SCHED_BATCH: a woken rank does not preempt the one running on its core. The group's
+    // poller wakes its sleepers and computes on; each sleeper then runs its whole share of the
+    // round when the core comes free, instead of cutting into the others' (every preemption
+    // is one more switch, and a switch is what costs most on a VM).
+    sched_param none{};
+    none.sched_priority = 0;
+    sched_setscheduler(0, SCHED_BATCH, &none);
+  }
+  group_size_.assign(static_cast<size_t>(n_groups_), 0);
+  for (int g : group_of_) ++group_size_[static_cast<size_t>(g)];
+  my_group_ = group_of_[static_cast<size_t>(rank_)];
+  spin_first_ = policy == WaitPolicy::Auto && !pinned_ && cores_ >= size_;
+}
+
+void ShmCollective::release_group(int g) {
+  Group *grp = group(g);
+  std::atomic_ref<uint32_t> word(grp->word), sleepers(grp->sleepers);
+  word.fetch_add(1);
+  if (sleepers.load() > 0) futex(&grp->word, FUTEX_WAKE, INT_MAX, nullptr);
+}
+
+void ShmCollective::wait_for_generation(uint32_t seen, bool last_of_group) {
   auto *h = reinterpret_cast<Header *>(base_);
-  std::atomic_ref<uint32_t> generation(h->generation), sleepers(h->sleepers);
-  if (generation.load() != seen) return;
+  Group *grp = group(my_group_);
+  std::atomic_ref<uint32_t> generation(h->generation), sleepers(grp->sleepers), word(grp->word),
+      spinner(grp->spinner);
   const auto t0 = std::chrono::steady_clock::now();
   struct Charge {
     int64_t &ns;
@@ -106,26 +200,42 @@ void ShmCollective::wait_for_generation(uint32_t seen, int to_come) {
                 .count();
     }
   } charge{wait_ns_, t0};
-  if (spin_first_) {
+  if (pinned_ && last_of_group) {
+    // Nobody else of this core's group is left to run: keep the core busy polling (a core that
+    // goes idle costs a wake-up from another core, far dearer on a VM than a short poll), and
+    // when the round ends, wake this group's sleepers from here, on their own core.
+    spinner.store(seen + 1);
+    const auto until = std::chrono::steady_clock::now() + kPinnedSpin;
+    for (int i = 1;; ++i) {
+      if (generation.load() != seen) {
+        release_group(my_group_);
+        return;
+      }
+      cpu_relax();
+      if (i % 256 == 0 && std::chrono::steady_clock::now() > until) break;
+    }
+    // Waited too long (the other cores are busy elsewhere): sleep like the others. The last
+    // arriver releases every group whose spinner it does not see; whichever of us looks last
+    // sees the other's write.
+    spinner.store(0);
+    if (generation.load() != seen) {
+      release_group(my_group_);
+      return;
+    }
+  } else if (spin_first_) {
     const auto until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
     for (int i = 1;; ++i) {
       if (generation.load() != seen) return;
+      cpu_relax();
       if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
-    }
-  } else if (yield_spin_ && to_come <= cores_) {
-    // Oversubscribed, but the ranks still to come are no more than the cores: they are most
-    // likely running right now. Look again after each sched_yield (which hands the core to
-    // any rank waiting for it here) for a short while before paying for a sleep and a wake-up.
-    const auto until = std::chrono::steady_clock::now() + kYieldBeforeSleep;
-    while (std::chrono::steady_clock::now() < until) {
-      if (generation.load() != seen) return;
-      sched_yield();
     }
   }
   const timespec timeout{0, kSleepTimeoutNs};
   sleepers.fetch_add(1);
-  while (generation.load() == seen) {
-    futex(&h->generation, FUTEX_WAIT, seen, &timeout);
+  for (;;) {
+    const uint32_t w = word.load();
+    if (generation.load() != seen) break;
+    futex(&grp->word, FUTEX_WAIT, w, &timeout);
     ++sleeps_;
   }
   sleepers.fetch_sub(1);
@@ -133,7 +243,8 @@ void ShmCollective::wait_for_generation(uint32_t seen, int to_come) {
 
 int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine combine, int root) {
   auto *h = reinterpret_cast<Header *>(base_);
-  std::atomic_ref<uint32_t> arrived(h->arrived), generation(h->generation), sleepers(h->sleepers);
+  std::atomic_ref<uint32_t> arrived(h->arrived), generation(h->generation);
+  std::atomic_ref<uint32_t> group_arrived(group(my_group_)->arrived);
   int64_t latest = clock;
   size_t off = 0;
   do {
@@ -142,6 +253,8 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
     std::memcpy(mine, &clock, sizeof clock);
     if (n > 0) std::memcpy(mine + kLine, data.data() + off, n);
     const uint32_t seen = generation.load();
+    const bool last_of_group = static_cast<int>(group_arrived.fetch_add(1)) + 1 ==
+                               group_size_[static_cast<size_t>(my_group_)];
     const int to_come = size_ - 1 - static_cast<int>(arrived.fetch_add(1));
     if (to_come == 0) {
       // The last to arrive: every slot is written (each rank wrote before it arrived).
@@ -160,11 +273,16 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
       } else {
         std::memcpy(result + kLine, slot(root) + kLine, n);
       }
+      for (int g = 0; g < n_groups_; ++g) std::atomic_ref<uint32_t>(group(g)->arrived).store(0);
       arrived.store(0);
-      generation.fetch_add(1);
-      if (sleepers.load() > 0) futex(&h->generation, FUTEX_WAKE, INT_MAX, nullptr);
+      generation.store(seen + 1);
+      // Wake this group's sleepers, and those of every group without a poller of this round
+      // (a poller wakes its own group, on its own core).
+      for (int g = 0; g < n_groups_; ++g)
+        if (g == my_group_ || std::atomic_ref<uint32_t>(group(g)->spinner).load() != seen + 1)
+          release_group(g);
     } else {
-      wait_for_generation(seen, to_come);
+      wait_for_generation(seen, last_of_group);
     }
     const std::byte *result = slot(-1);
     std::memcpy(&latest, result, sizeof latest);

@@ -4,8 +4,22 @@
 // tree all-reduce is 2 log2(N) hops in a row, and every hop waits until the next rank gets a
 // core. Here every rank writes its contribution into its slot of an MPI-3 shared-memory window
 // (MPI_Win_allocate_shared) and arrives at a counter; the last to arrive combines the slots in
-// rank order, publishes the result, and wakes the others with one futex call. One hop in a row
-// whatever N, and no rank spins while another computes.
+// rank order and publishes the result. One hop in a row whatever N.
+//
+// How the others wait is what decides the speed when ranks outnumber cores (measured on the
+// 2-core VM of docs/host-speed.md: a system call costs ~1.2 us, a futex hand-off between two
+// processes on one core ~6.5 us, a wake-up of an idle core from the other ~45 us):
+//   - Oversubscribed (more ranks than the CPUs they may use): the ranks are pinned in
+//     contiguous groups, one group per CPU, and switched to SCHED_BATCH (a woken rank does not
+//     preempt the running one). A rank that arrives while others of its group have yet to run
+//     sleeps on its group's futex, handing the core to the next one; the group's last arriver
+//     polls instead (its core has nothing else to run; sleeping would idle the core and cost a
+//     cross-core wake-up) and, when the round ends, wakes its group from its own core. So each
+//     rank runs once per round, back to back, and no wake-up crosses cores. A poll that lasts
+//     longer than kPinnedSpin (a core lent to another job) ends in a sleep, and the last
+//     arriver then wakes that group itself. If the launcher already bound each rank to one CPU,
+//     the groups follow its binding. MCUEMU_NO_PIN=1 turns pinning off (one group, futex sleeps).
+//   - Not oversubscribed: a waiting rank polls for up to kSpinBeforeSleep, then sleeps.
 //
 // Cluster uses it when every rank is on one host and keeps the point-to-point algorithms for
 // their accounting (bytes and messages each chip puts on its link) and for multi-host runs:
@@ -17,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "mpi/doorbell.hpp"
 
@@ -35,21 +50,31 @@ class ShmCollective {
   int64_t round(std::span<std::byte> data, int64_t clock, Combine combine, int root = 0);
 
   int64_t sleeps() const { return sleeps_; }
+  // Whether the ranks were pinned (or found bound) to cores, several to a core, and wait for
+  // each other core-aware (see round()).
+  bool pinned() const { return pinned_; }
   int64_t wait_ns() const { return wait_ns_; }  // host time spent waiting for the last arriver
 
   ShmCollective(const ShmCollective &) = delete;
   ShmCollective &operator=(const ShmCollective &) = delete;
-  ~ShmCollective() = default;
 
  private:
   ShmCollective() = default;
   struct Header;
+  struct Group;
   std::byte *slot(int rank) const;
-  void wait_for_generation(uint32_t seen, int to_come);
+  Group *group(int g) const;
+  void assign_groups(MPI_Comm comm, WaitPolicy policy);
+  void release_group(int g);
+  void wait_for_generation(uint32_t seen, bool last_of_group);
 
   int size_ = 1, rank_ = 0;
-  bool spin_first_ = false, yield_spin_ = false;
-  int cores_ = 1;
+  bool spin_first_ = false;
+  bool pinned_ = false;  // ranks grouped by the core they are pinned to
+  int cores_ = 1;        // CPUs this rank may use (before pinning)
+  int n_groups_ = 1, my_group_ = 0;
+  std::vector<int> group_of_, group_size_;
+  size_t groups_at_ = 0, slots_at_ = 0;  // byte offsets in the window
   std::byte *base_ = nullptr;
   MPI_Win win_ = MPI_WIN_NULL;
   int64_t sleeps_ = 0, wait_ns_ = 0;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #ifdef MCU_HAVE_X86_FASTPATH
+#include "x86/eltwise_avx512.h"
 #include "x86/gemv_avx.h"
 #endif
 
@@ -56,11 +57,24 @@ const GemvDispatch &gemv_dispatch() {
   return d;
 }
 
+// The element-wise AVX-512 paths (kernels/x86/eltwise_avx512.h), when the CPU has them.
+bool use_avx512_eltwise() {
+#ifdef MCU_HAVE_X86_FASTPATH
+  static const bool yes = mcu_have_avx512dq() != 0;
+  return yes;
+#else
+  return false;
+#endif
+}
+
 }  // namespace
 
 void rqs(const mcu_rqs_t &p, std::span<const int32_t> x, std::span<int8_t> y) {
   check_same("rqs", "x", x.size(), "y", y.size());
   check_clamp("rqs", p.shift, p.lo, p.hi);
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (use_avx512_eltwise()) return mcu_rqs_s32_s8_avx512(&p, x.data(), y.data(), x.size());
+#endif
   mcu_rqs_s32_s8(&p, x.data(), y.data(), x.size());
 }
 
@@ -73,6 +87,11 @@ void rqs_per_channel(std::span<const int32_t> mul, std::span<const int32_t> add,
   require(!mul.empty() && x.size() % mul.size() == 0, k, "x is not a whole number of channel rows");
   check_clamp(k, shift, lo, hi);
   const mcu_rqs_pc_t p{mul.data(), add.data(), zx, shift, zy, lo, hi};
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (use_avx512_eltwise())
+    return mcu_rqs_s32_s8_per_channel_avx512(&p, x.data(), y.data(), x.size() / mul.size(),
+                                             mul.size());
+#endif
   mcu_rqs_s32_s8_per_channel(&p, x.data(), y.data(), x.size() / mul.size(), mul.size());
 }
 
@@ -164,6 +183,41 @@ void GemvMatrix::row(size_t o, std::span<int8_t> dst) const {
 #endif
 }
 
+bool packed_gemv_available() {
+#ifdef MCU_HAVE_X86_FASTPATH
+  static const bool yes = mcu_have_avx512vnni() != 0;
+  return yes;
+#else
+  return false;
+#endif
+}
+
+void gemv_packed(const mcu_gemv_t &p, std::span<const int8_t> blocks,
+                 std::span<const int32_t> row_sums, std::span<const int8_t> x, std::span<int32_t> y,
+                 std::vector<uint8_t> &u) {
+  const char *k = "gemv_packed";
+  const size_t out = y.size(), in = x.size();
+  require(packed_gemv_available(), k, "this CPU has no AVX-512 VNNI");
+  require(in % 4 == 0 && in <= MCU_VNNI_PACKED_MAX_IN, k, "in must be a multiple of 4");
+  if (blocks.size() < (out + 15) / 16 * 16 * in)
+    fail(k, "{} bytes of blocks, too few for {} rows of {}", blocks.size(), out, in);
+  if (p.x_off != 128 && row_sums.size() < out)
+    fail(k, "{} row sums for {} rows", row_sums.size(), out);
+  check_accumulation(k, in, p.x_off, p.w_off);
+  if (u.size() < in) u.resize(in);
+#ifdef MCU_HAVE_X86_FASTPATH
+  // With x_off = 128 the row sums are multiplied by zero: zeros do.
+  thread_local std::vector<int32_t> zeros;
+  const int32_t *sums = row_sums.data();
+  if (p.x_off == 128 && row_sums.size() < out) {
+    if (zeros.size() < out) zeros.resize(out);
+    sums = zeros.data();
+  }
+  mcu_gemv_s8_s32_vnni_packed(&p, blocks.data(), sums, x.data(), 1, nullptr, y.data(), out, out, in,
+                              u.data());
+#endif
+}
+
 size_t GemvMatrix::host_bytes() const {
   return w_.size() + tail_.size() + sums_.size() * sizeof(int32_t);
 }
@@ -195,6 +249,9 @@ void add_rq(const mcu_add_rq_t &p, std::span<const int8_t> a, std::span<const in
   check_same("add_rq", "a", a.size(), "b", b.size());
   check_same("add_rq", "a", a.size(), "y", y.size());
   check_clamp("add_rq", p.shift, p.lo, p.hi);
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (use_avx512_eltwise()) return mcu_add_rq_s8_avx512(&p, a.data(), b.data(), y.data(), y.size());
+#endif
   mcu_add_rq_s8(&p, a.data(), b.data(), y.data(), y.size());
 }
 
@@ -203,6 +260,9 @@ void mul_rq(const mcu_mul_rq_t &p, std::span<const int8_t> a, std::span<const in
   check_same("mul_rq", "a", a.size(), "b", b.size());
   check_same("mul_rq", "a", a.size(), "y", y.size());
   check_clamp("mul_rq", p.shift, p.lo, p.hi);
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (use_avx512_eltwise()) return mcu_mul_rq_s8_avx512(&p, a.data(), b.data(), y.data(), y.size());
+#endif
   mcu_mul_rq_s8(&p, a.data(), b.data(), y.data(), y.size());
 }
 
@@ -236,6 +296,18 @@ void softmax_ibert(const mcu_softmax_ibert_t &p, std::span<const int8_t> x, std:
   mcu_softmax_ibert_s8(&p, x.data(), y.data(), rows, n, ld);
 }
 
+SoftmaxIbert::SoftmaxIbert(const mcu_softmax_ibert_t &p) : table_(256) {
+  require(p.log2 > 0, "softmax_ibert", "log2 must be > 0");
+  mcu_softmax_ibert_table(&p, table_.data());
+}
+
+void SoftmaxIbert::operator()(std::span<const int8_t> x, std::span<int8_t> y, size_t rows, size_t n,
+                              size_t ld) const {
+  check_rows("softmax_ibert", x.size(), y.size(), rows, n, ld);
+  require(table_.size() == 256, "softmax_ibert", "no parameters were given");
+  mcu_softmax_ibert_s8_table(table_.data(), x.data(), y.data(), rows, n, ld);
+}
+
 void softmax_itamax(std::span<const int8_t> x, std::span<int8_t> y, size_t rows, size_t n,
                     size_t ld) {
   check_rows("softmax_itamax", x.size(), y.size(), rows, n, ld);
@@ -256,6 +328,10 @@ void rmsnorm(std::span<const int32_t> w, int32_t zx, int32_t log2D, int32_t zy, 
              std::span<const int8_t> x, std::span<int8_t> y) {
   size_t rows = norm_rows("rmsnorm", w.size(), x, y, log2D, k);
   const mcu_rmsnorm_t p{w.data(), zx, log2D, zy, k};
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (use_avx512_eltwise() && std::abs(static_cast<int64_t>(zx)) < MCU_RMSNORM_AVX512_MAX_ZX)
+    return mcu_rmsnorm_s8_avx512(&p, x.data(), y.data(), rows, w.size());
+#endif
   mcu_rmsnorm_s8(&p, x.data(), y.data(), rows, w.size());
 }
 

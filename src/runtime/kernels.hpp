@@ -62,6 +62,20 @@ class GemvMatrix {
   mutable std::vector<uint8_t> u_;  // packed: scratch for the shifted activations
 };
 
+// Whether this CPU runs the packed layout (AVX-512 VNNI).
+bool packed_gemv_available();
+// y (out) = W . x [+ bias] with W in the packed layout (kernels/x86/gemv_avx.h: ceil(out / 16)
+// blocks of 16 rows, `in` a multiple of 4) on storage the caller keeps, such as a KV cache
+// that grows a row at a time; row_sums[o] is row o's sum of weights (only read when x_off !=
+// 128). Only when packed_gemv_available(). u: scratch, resized to `in` as needed.
+void gemv_packed(const mcu_gemv_t &p, std::span<const int8_t> blocks,
+                 std::span<const int32_t> row_sums, std::span<const int8_t> x, std::span<int32_t> y,
+                 std::vector<uint8_t> &u);
+// Where weight (row, col) of a matrix with `in` columns sits in the packed layout.
+inline size_t packed_index(size_t row, size_t col, size_t in) {
+  return row / 16 * 16 * in + col / 4 * 64 + row % 16 * 4 + col % 4;
+}
+
 // The name of the GEMV path gemv() uses: "avx512vnni", "avx512bw", "avx2" or "portable".
 const char *gemv_path();
 
@@ -84,6 +98,17 @@ void softmax_ibert(const mcu_softmax_ibert_t &p, std::span<const int8_t> x, std:
                    size_t rows, size_t n, size_t ld);
 void softmax_itamax(std::span<const int8_t> x, std::span<int8_t> y, size_t rows, size_t n,
                     size_t ld);
+// softmax_ibert with its 256 exponentials computed once (the same results, faster on the host).
+class SoftmaxIbert {
+ public:
+  SoftmaxIbert() = default;
+  explicit SoftmaxIbert(const mcu_softmax_ibert_t &p);
+  void operator()(std::span<const int8_t> x, std::span<int8_t> y, size_t rows, size_t n,
+                  size_t ld) const;
+
+ private:
+  std::vector<int64_t> table_;  // 256 entries once set
+};
 
 // Norms over rows of D = w.size(); x and y hold rows * D values.
 void rmsnorm(std::span<const int32_t> w, int32_t zx, int32_t log2D, int32_t zy, int32_t k,

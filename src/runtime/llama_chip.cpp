@@ -224,6 +224,7 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
     s.attn = ql.attn;
     s.silu = ql.silu;
     s.softmax = ql.softmax;
+    s.softmax_table = kernels::SoftmaxIbert(ql.softmax);
     s.resid_attn = ql.resid_attn;
     s.resid_ffn = ql.resid_ffn;
     s.hswish = ql.hswish;
@@ -248,9 +249,16 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
 
   const size_t T = context_, R = max_rows_, own = static_cast<size_t>(n_heads_) * hd;
   kv_bytes_ = static_cast<int64_t>(2 * cfg_.n_layers * own * T);
+  kv_packed_ = compute_ && kernels::packed_gemv_available() && hd % 16 == 0;
+  kv_rows_ = kv_packed_ ? (T + 15) / 16 * 16 : T;
+  kv_cols_ = kv_packed_ ? (T + 3) / 4 * 4 : T;
   if (compute_) {
-    k_cache_.assign(cfg_.n_layers * own * T, 0);
-    v_cache_.assign(cfg_.n_layers * own * T, 0);
+    k_cache_.assign(cfg_.n_layers * own * kv_rows_, 0);
+    v_cache_.assign(cfg_.n_layers * own * kv_cols_, 0);
+  }
+  if (kv_packed_) {
+    k_sums_.assign(cfg_.n_layers * n_heads_ * kv_rows_, 0);
+    probs_pad_.assign(kv_cols_, -128);
   }
   x_.resize(R * D), xn_.resize(R * D), delta_.resize(R * D);
   q_.resize(R * own), k_.resize(R * own), v_.resize(R * own), att_.resize(R * own);
@@ -404,40 +412,59 @@ void LlamaChip::attention(int l, int start, int S) {
     meter_.nonlinear(l, Nonlinear::Rope, static_cast<int64_t>(2 * SO));
 
     for (int h = 0; h < n_heads_; ++h) {
-      const size_t base = (static_cast<size_t>(l) * n_heads_ + h) * seq * hd;
-      int8_t *kc = k_cache_.data() + base;  // (context, hd)
-      int8_t *vc = v_cache_.data() + base;  // (hd, context)
+      const size_t lh = static_cast<size_t>(l) * n_heads_ + h;
+      int8_t *kc = k_cache_.data() + lh * kv_rows_ * hd;  // (context, hd)
+      int8_t *vc = v_cache_.data() + lh * hd * kv_cols_;  // (hd, context)
+      int32_t *ks = kv_packed_ ? k_sums_.data() + lh * kv_rows_ : nullptr;
       for (int i = 0; i < S; ++i) {
         const size_t pos = static_cast<size_t>(start + i),
                      row = static_cast<size_t>(i) * own + h * hd;
-        if (compute_) std::copy_n(k_.data() + row, hd, kc + pos * hd);
-        if (compute_)
+        if (!compute_) continue;
+        if (kv_packed_) {
+          int32_t sum = 0;
+          for (int d = 0; d < hd; ++d) {
+            kc[kernels::packed_index(pos, d, hd)] = k_[row + d];
+            vc[kernels::packed_index(d, pos, kv_cols_)] = v_[row + d];
+            sum += k_[row + d];
+          }
+          ks[pos] = sum;
+        } else {
+          std::copy_n(k_.data() + row, hd, kc + pos * hd);
           for (int d = 0; d < hd; ++d) vc[static_cast<size_t>(d) * seq + pos] = v_[row + d];
+        }
       }
       // Row i attends to positions 0 .. start + i (causal).
       for (int i = 0; i < S; ++i) {
         const int T = start + i + 1;
         const size_t row = static_cast<size_t>(i) * own + h * hd;
+        const std::span<const int8_t> qi(q_.data() + row, hd);
         // scores (1, T) = q . K^T, requantized with 1/sqrt(head_dim) folded in.
-        if (compute_)
-          // One query row: a GEMV over the T cached keys (exact integer sums, the same as the
-          // 1 x T GEMM; on the host it takes the fast GEMV path).
-          kernels::gemv({0, 0}, std::span<const int8_t>(kc, static_cast<size_t>(T) * hd),
-                        std::span<const int8_t>(q_.data() + row, hd), {},
+        // One query row: a GEMV over the T cached keys (exact integer sums, the same as the
+        // 1 x T GEMM; on the host it takes the fast GEMV path).
+        if (kv_packed_)
+          kernels::gemv_packed({0, 0}, std::span<const int8_t>(kc, kv_rows_ * hd),
+                               std::span<const int32_t>(ks, T), qi, std::span(scores32_.data(), T),
+                               gemv_u_);
+        else if (compute_)
+          kernels::gemv({0, 0}, std::span<const int8_t>(kc, static_cast<size_t>(T) * hd), qi, {},
                         std::span(scores32_.data(), T));
         meter_.matmul(l, "qk", 1, T, hd);
         if (compute_)
           kernels::rqs(L.scores, std::span(scores32_.data(), T), std::span(scores8_.data(), T));
         if (compute_)
-          kernels::softmax_ibert(L.softmax, std::span(scores8_.data(), T),
-                                 std::span(probs_.data(), T), 1, T, T);
+          L.softmax_table(std::span(scores8_.data(), T), std::span(probs_.data(), T), 1, T, T);
         meter_.nonlinear(l, Nonlinear::Requant, T);
         meter_.nonlinear(l, Nonlinear::Softmax, T);
         // out (1, hd) = probs . V, probs have zero point -128 (x_off = 128). On the host it is
         // a GEMV over V's whole rows (hd, context): the positions past T get probability
         // -128, which the offset turns into 0, so they add nothing (the same integers as the
         // 1 x hd x T product the chip runs and is charged for below).
-        if (compute_) {
+        if (kv_packed_) {
+          std::copy_n(probs_.begin(), T, probs_pad_.begin());
+          std::fill(probs_pad_.begin() + T, probs_pad_.end(), static_cast<int8_t>(-128));
+          kernels::gemv_packed({128, 0}, std::span<const int8_t>(vc, hd * kv_cols_), {}, probs_pad_,
+                               av32_, gemv_u_);
+        } else if (compute_) {
           std::fill(probs_.begin() + T, probs_.end(), static_cast<int8_t>(-128));
           kernels::gemv({128, 0}, std::span<const int8_t>(vc, static_cast<size_t>(hd) * seq),
                         probs_, {}, av32_);

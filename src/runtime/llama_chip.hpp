@@ -45,6 +45,7 @@ struct ShardLayer {
   ShardLinear w2;          // columns of own FFN slice: (dim, ffn), full-dim requant
   mcu_rqs_t scores{}, attn{}, silu{};
   mcu_softmax_ibert_t softmax{};
+  kernels::SoftmaxIbert softmax_table;  // the same softmax, exponentials looked up (host speed)
   mcu_add_rq_t resid_attn{}, resid_ffn{};
   mcu_hswish_t hswish{};
   mcu_mul_rq_t gate{};
@@ -132,6 +133,15 @@ class LlamaChip {
   std::vector<int16_t> rope_cos_, rope_sin_;  // (seq_len, head_dim / 2)
   std::vector<int8_t> k_cache_;               // (layer, own head, context, head_dim)
   std::vector<int8_t> v_cache_;  // (layer, own head, head_dim, context): transposed for P.V
+  // With AVX-512 VNNI the host keeps both caches in the packed GEMV layout (kernels.hpp): K as
+  // (layer, head) blocks of 16 positions x head_dim with each position's key sum, V^T as
+  // (layer, head) blocks of 16 dims x kv_cols_ positions. The chip's layout and costs are
+  // unchanged (kv_bytes_).
+  bool kv_packed_ = false;
+  size_t kv_rows_ = 0, kv_cols_ = 0;  // context rounded up to 16 (K) and to 4 (V^T)
+  std::vector<int32_t> k_sums_;       // (layer, own head, kv_rows_)
+  std::vector<int8_t> probs_pad_;     // kv_cols_ probabilities, -128 past the attended ones
+  std::vector<uint8_t> gemv_u_;       // scratch of the packed GEMV
 
   // Activations for max_rows rows, allocated once (no allocation per token).
   std::vector<int8_t> x_, xn_, q_, k_, v_, att_, h1_, h3_, g_, delta_, scores8_, probs_;

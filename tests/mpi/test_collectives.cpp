@@ -3,8 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
 #include <numeric>
 #include <string>
+#include <thread>
 
 #include "mpi/cluster.hpp"
 
@@ -184,3 +189,38 @@ TEST(Options, MismatchIsDetected) {
 }
 
 }  // namespace
+
+// The core-aware waiting of the shared-memory rounds (pinned groups, pollers, sleepers) gives
+// the same data and clocks as one group that only sleeps, whatever order the ranks arrive in,
+// including rounds where a rank comes so late that the pollers give up and sleep.
+TEST(Transports, PinnedGroupsAgreeWithPlainSleeping) {
+  using mcuemu::mpi::WaitPolicy;
+  Cluster pinned(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, Cluster::Transport::Auto);
+  ::setenv("MCUEMU_NO_PIN", "1", 1);
+  Cluster plain(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, Cluster::Transport::Auto);
+  ::unsetenv("MCUEMU_NO_PIN");
+  const int r = pinned.rank(), N = pinned.size();
+  EXPECT_FALSE(plain.pinned_to_cores());
+  if (N > 1 && N > sysconf(_SC_NPROCESSORS_ONLN)) {
+    EXPECT_TRUE(pinned.pinned_to_cores()) << N << " ranks on fewer cores";
+  }
+  for (int round = 0; round < 300; ++round) {
+    // A different rank is late each round; every 50th round it is late by milliseconds.
+    const int late = round % N;
+    if (r == late)
+      std::this_thread::sleep_for(std::chrono::microseconds(round % 50 == 0 ? 3000 : round % 7));
+    std::vector<int32_t> a(64 + round % 5), b;
+    for (size_t i = 0; i < a.size(); ++i) a[i] = value(r, i + round);
+    b = a;
+    const int64_t clock = 1000 * round + 37 * ((r + round) % N);
+    const auto ta = pinned.allreduce_sum(a, clock, AllreduceAlgo::Tree);
+    const auto tb = plain.allreduce_sum(b, clock, AllreduceAlgo::Tree);
+    ASSERT_EQ(a, b) << "round " << round;
+    for (size_t i = 0; i < a.size(); ++i) {
+      int32_t want = 0;
+      for (int q = 0; q < N; ++q) want += value(q, i + round);
+      ASSERT_EQ(a[i], want) << "round " << round << " element " << i;
+    }
+    expect_same_timing(ta, tb, fmt::format("round {}", round));
+  }
+}
