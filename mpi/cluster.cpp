@@ -295,9 +295,9 @@ CollectiveTiming Cluster::allreduce_sum(std::span<int32_t> data, int64_t clock, 
   if (size_ > 1) {
     // Shared memory: the data and the clocks move in one round; the algorithm's hops below are
     // only counted.
-    int64_t shm_latest = 0;
-    if (shm_) shm_latest = shm_round(as_bytes(data), clock, sum_i32, 0);
-    count_only_ = shm_ != nullptr;
+    int64_t shm_latest = clock;
+    if (shm_ && !dry_) shm_latest = shm_round(as_bytes(data), clock, sum_i32, 0);
+    count_only_ = shm_ != nullptr || dry_;
     switch (algo) {
       case AllreduceAlgo::Tree:
         tree_reduce_bcast(as_bytes(data), latest, sum_i32, t);
@@ -360,9 +360,9 @@ CollectiveTiming Cluster::broadcast(std::span<int8_t> data, int root, int64_t cl
     // First the clocks reach the root (binomial reduction of the max, relative to the root),
     // then the root's bytes and the latest clock go out along the same tree: every chip ends
     // up with the same latest arrival (the max over all chips) and the root's data.
-    int64_t shm_latest = 0;
-    if (shm_) shm_latest = shm_round(std::as_writable_bytes(data), clock, nullptr, root);
-    count_only_ = shm_ != nullptr;
+    int64_t shm_latest = clock;
+    if (shm_ && !dry_) shm_latest = shm_round(std::as_writable_bytes(data), clock, nullptr, root);
+    count_only_ = shm_ != nullptr || dry_;
     const int rel = (rank_ - root + size_) % size_;
     for (int mask = 1; mask < size_; mask <<= 1) {
       if (rel & mask) {
@@ -390,10 +390,10 @@ CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock) 
   int64_t latest = clock;
   ValueIndex vi{value, index};
   if (size_ > 1) {
-    int64_t shm_latest = 0;
-    if (shm_)
+    int64_t shm_latest = clock;
+    if (shm_ && !dry_)
       shm_latest = shm_round(std::as_writable_bytes(std::span(&vi, 1)), clock, max_lowest_index, 0);
-    count_only_ = shm_ != nullptr;
+    count_only_ = shm_ != nullptr || dry_;
     tree_reduce_bcast(std::as_writable_bytes(std::span(&vi, 1)), latest, max_lowest_index, t);
     if (count_only_) latest = shm_latest;
     count_only_ = false;
@@ -405,6 +405,85 @@ CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock) 
   t.end = latest + t.link_cycles;
   t.idle_cycles = latest - clock;
   return t;
+}
+
+namespace {
+
+void max_i64(std::span<std::byte> acc, std::span<const std::byte> in) {
+  const size_t n = acc.size() / 8;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t a, b;
+    std::memcpy(&a, acc.data() + 8 * i, 8);
+    std::memcpy(&b, in.data() + 8 * i, 8);
+    if (b > a) std::memcpy(acc.data() + 8 * i, &b, 8);
+  }
+}
+
+}  // namespace
+
+CollectiveTiming Cluster::allreduce_share(size_t elements, AllreduceAlgo algo, int wire_bytes) {
+  for (const Share &s : shares_)
+    if (s.op == 0 && s.size == elements && s.algo == static_cast<int>(algo) &&
+        s.wire_bytes == wire_bytes)
+      return s.timing;
+  dry_i32_.assign(elements, 0);
+  dry_ = true;
+  CollectiveTiming t;
+  try {
+    t = allreduce_sum(dry_i32_, 0, algo, wire_bytes);
+  } catch (...) {
+    dry_ = false;
+    throw;
+  }
+  dry_ = false;
+  shares_.push_back({0, elements, static_cast<int>(algo), wire_bytes, 0, t});
+  return t;
+}
+
+CollectiveTiming Cluster::broadcast_share(size_t bytes, int root) {
+  for (const Share &s : shares_)
+    if (s.op == 1 && s.size == bytes && s.root == root) return s.timing;
+  dry_i8_.assign(bytes, 0);
+  dry_ = true;
+  const CollectiveTiming t = broadcast(dry_i8_, root, 0);
+  dry_ = false;
+  shares_.push_back({1, bytes, 0, 0, root, t});
+  return t;
+}
+
+CollectiveTiming Cluster::argmax_share() {
+  for (const Share &s : shares_)
+    if (s.op == 2) return s.timing;
+  int32_t value = 0;
+  int64_t index = 0;
+  dry_ = true;
+  const CollectiveTiming t = argmax(value, index, 0);
+  dry_ = false;
+  shares_.push_back({2, 0, 0, 0, 0, t});
+  return t;
+}
+
+void Cluster::max_over_ranks(std::span<int64_t> values) {
+  if (size_ == 1) return;
+  if (shm_) {
+    shm_round(std::as_writable_bytes(values), 0, max_i64, 0);
+    return;
+  }
+  const int64_t t0 = now_ns();
+  MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_INT64_T, MPI_MAX,
+                comm_);
+  host_.wait_ns += now_ns() - t0;
+}
+
+void Cluster::wait_for_all() {
+  if (size_ == 1) return;
+  if (shm_) {
+    shm_round({}, 0, nullptr, 0);
+    return;
+  }
+  const int64_t t0 = now_ns();
+  MPI_Barrier(comm_);
+  host_.wait_ns += now_ns() - t0;
 }
 
 std::vector<int32_t> Cluster::gather_to_root(std::span<const int32_t> local) const {

@@ -97,6 +97,25 @@ class Cluster {
   // Global arg-max: the largest value and, among equal values, the lowest global index.
   CollectiveTiming argmax(int32_t &value, int64_t &index, int64_t clock);
 
+  // This chip's share of a collective, worked out without communicating: bytes_sent,
+  // messages_sent and link_cycles exactly as the collective above reports them (they do not
+  // depend on the clocks or the data), and the clocks of a chip arriving alone at 0 (arrival =
+  // latest = idle = 0, end = link_cycles). For runs that settle the clocks later (cost-only,
+  // runtime::BatchedMeter). Memoized per shape: cheap to call for every synchronisation.
+  CollectiveTiming allreduce_share(size_t elements, AllreduceAlgo algo, int wire_bytes = 4);
+  CollectiveTiming broadcast_share(size_t bytes, int root);
+  CollectiveTiming argmax_share();
+
+  // Element-wise maximum of `values` over all ranks, in place: bookkeeping outside the modelled
+  // schedule (no simulated time, nothing on the chips' links; the host time goes to
+  // host_time()). Every rank passes the same number of values.
+  void max_over_ranks(std::span<int64_t> values);
+  // Every rank waits here for all the others, asleep when they share a host (one round in shared
+  // memory; MPI_Barrier otherwise): bookkeeping, no simulated time. For the end of a run, so
+  // that no rank starts on work that calls MPI collectives (whose waits poll) while the others
+  // still compute on the same cores.
+  void wait_for_all();
+
   // Diagnostics outside the modelled schedule (no simulated time): gather to rank 0.
   std::vector<int32_t> gather_to_root(std::span<const int32_t> local) const;
   void barrier() const { MPI_Barrier(comm_); }
@@ -142,6 +161,18 @@ class Cluster {
   // While set, send / recv / sendrecv only count what they would put on the link (the data
   // moves in shared memory) and receive nothing: recv returns INT64_MIN as the peer's clock.
   bool count_only_ = false;
+  // While set (the *_share functions), a collective moves nothing at all, not even in shared
+  // memory: it only counts its hops, as if this chip arrived alone.
+  bool dry_ = false;
+  struct Share {
+    int op;  // 0 all-reduce, 1 broadcast, 2 arg-max
+    size_t size;
+    int algo, wire_bytes, root;
+    CollectiveTiming timing;
+  };
+  std::vector<Share> shares_;
+  std::vector<int32_t> dry_i32_;
+  std::vector<int8_t> dry_i8_;
   std::vector<MPI_Request> reqs_;
   std::vector<SendSlot> slots_;
   size_t next_slot_ = 0;

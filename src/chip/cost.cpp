@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 
 #include "chip/error.hpp"
@@ -28,11 +27,16 @@ void check_non_negative(std::string_view what, std::int64_t v) {
 }
 
 // Adds the bytes of a transfer of `bytes` along `path` to `cost.bytes`.
-void count_transfer(OpCost &cost, const std::vector<Hop> &path, std::int64_t bytes) {
+template <class Hops>
+void count_transfer(OpCost &cost, const Hops &path, std::int64_t bytes) {
   for (const Hop &h : path) {
     cost.bytes[h.src] += bytes;
     cost.bytes[h.dst] += bytes;
   }
+}
+void count_transfer(OpCost &cost, const Hop &hop, std::int64_t bytes) {
+  cost.bytes[hop.src] += bytes;
+  cost.bytes[hop.dst] += bytes;
 }
 
 void price_traffic(OpCost &cost, const Profile &p) {
@@ -59,9 +63,14 @@ struct PipelineTime {
 // `tile(j)` describes tile j of `n_tiles`; `in_path` brings tiles into L1 (empty if the data is
 // already there); `out_hop` is the cluster DMA L1 -> L2; `prologue` is loaded once over the
 // cluster DMA before the first tile (the A block of a GEMM).
-PipelineTime run_pipeline(std::int64_t n_tiles, const std::function<TileWork(std::int64_t)> &tile,
-                          const std::vector<Hop> &in_path, const Hop &out_hop,
-                          double prologue_bytes) {
+// Every tile but the last is a full one: tile(j) is the same for every j < n_tiles - 1.
+// (Host speed, no change to any number: the tile search prices thousands of tiles per new
+// shape, so `tile` is a template, and the steps 2 .. n_tiles-3, which see a full tile before,
+// at and after them like step 1, add step 1's figures again instead of working them out anew:
+// the same numbers added in the same order.)
+template <class Tile, class Hops>
+PipelineTime run_pipeline(std::int64_t n_tiles, const Tile &tile, const Hops &in_path,
+                          const Hop &out_hop, double prologue_bytes) {
   PipelineTime t;
   if (n_tiles <= 0) return t;
   const Hop l2_l1{Level::L2, Level::L1, out_hop.bytes_per_cycle, out_hop.setup_cycles};
@@ -87,9 +96,19 @@ PipelineTime run_pipeline(std::int64_t n_tiles, const std::function<TileWork(std
       dma = std::max(dma, hop_time);
     }
     if (!out_done) dma = std::max(dma, out_hop.cycles(previous_out));
-    t.cycles += std::max(current.compute, dma);
+    const double step = std::max(current.compute, dma);
+    t.cycles += step;
     t.dma += dma;
     t.compute += current.compute;
+    if (j == 1) {
+      // Steps 2 .. n_tiles-3 repeat this one; after them previous_out and current are again
+      // a full tile's, as now.
+      for (; j + 1 < n_tiles - 2; ++j) {
+        t.cycles += step;
+        t.dma += dma;
+        t.compute += current.compute;
+      }
+    }
     previous_out = current.out_bytes;
     current = next;
   }
@@ -187,6 +206,11 @@ double cycles_per_element(const Profile &p, OpKind kind) {
 CostModel::CostModel(Profile profile) : profile_(std::move(profile)) {}
 
 std::vector<Hop> CostModel::path(Level from, Level to) const {
+  const HopPath h = hops(from, to);
+  return {h.begin(), h.end()};
+}
+
+CostModel::HopPath CostModel::hops(Level from, Level to) const {
   const Profile &p = profile_;
   const Hop cluster_in{Level::L2, Level::L1, p.dma.l2_l1_bytes_per_cycle, p.dma.l2_l1_setup_cycles};
   const Hop cluster_out{Level::L1, Level::L2, p.dma.l2_l1_bytes_per_cycle,
@@ -204,43 +228,43 @@ std::vector<Hop> CostModel::path(Level from, Level to) const {
   if (from == to) {
     // Within L1 the cores move data (no DMA); within L2 or L3 the data goes through the level
     // the DMA engines connect it to.
-    if (from == Level::L2) return {cluster_in, cluster_out};
-    if (from == Level::L3) return {l3_in, l3_out};
-    return {};
+    if (from == Level::L2) return HopPath(cluster_in, cluster_out);
+    if (from == Level::L3) return HopPath(l3_in, l3_out);
+    return HopPath{};
   }
   switch (from) {
     case Level::L1:
-      if (to == Level::L2) return {cluster_out};
-      return {cluster_out, l3_out};  // to L3
+      if (to == Level::L2) return HopPath(cluster_out);
+      return HopPath(cluster_out, l3_out);  // to L3
     case Level::L2:
-      if (to == Level::L1) return {cluster_in};
-      return {l3_out};  // to L3
+      if (to == Level::L1) return HopPath(cluster_in);
+      return HopPath(l3_out);  // to L3
     case Level::MRAM: {
       const Hop to_l2{Level::MRAM, Level::L2, mram_bpc, p.dma.mram_setup_cycles};
       const Hop to_l1{Level::MRAM, Level::L1, mram_bpc, p.dma.mram_setup_cycles};
-      if (to == Level::L2) return {to_l2};
+      if (to == Level::L2) return HopPath(to_l2);
       if (to == Level::L1) {
-        if (p.dma.mram_via_l2) return {to_l2, cluster_in};
-        return {to_l1};
+        if (p.dma.mram_via_l2) return HopPath(to_l2, cluster_in);
+        return HopPath(to_l1);
       }
-      return {to_l2, l3_out};  // to L3
+      return HopPath(to_l2, l3_out);  // to L3
     }
     case Level::L3:
-      if (to == Level::L2) return {l3_in};
-      return {l3_in, cluster_in};  // to L1
+      if (to == Level::L2) return HopPath(l3_in);
+      return HopPath(l3_in, cluster_in);  // to L1
   }
-  return {};
+  return HopPath{};
 }
 
 double CostModel::stream_bytes_per_cycle(Level from) const {
   double bpc = std::numeric_limits<double>::infinity();
-  for (const Hop &h : path(from, Level::L1)) bpc = std::min(bpc, h.bytes_per_cycle);
+  for (const Hop &h : hops(from, Level::L1)) bpc = std::min(bpc, h.bytes_per_cycle);
   return bpc;
 }
 
 double CostModel::stream_pj_per_byte(Level from) const {
   double pj = 0;
-  for (const Hop &h : path(from, Level::L1)) {
+  for (const Hop &h : hops(from, Level::L1)) {
     pj += profile_.energy.pj_per_byte[h.src] + profile_.energy.pj_per_byte[h.dst];
   }
   return pj;
@@ -275,8 +299,8 @@ OpCost CostModel::price_matmul_tiled(OpKind kind, std::int64_t M, std::int64_t N
   }
   const Profile &p = profile_;
   const double rate = kind == OpKind::gemv ? p.gemv_macs_per_cycle : p.gemm_macs_per_cycle;
-  const std::vector<Hop> in_path = path(weight_level, Level::L1);
-  const Hop out_hop = path(Level::L1, Level::L2).front();
+  const HopPath in_path = hops(weight_level, Level::L1);
+  const Hop out_hop = hops(Level::L1, Level::L2).front();
 
   const std::int64_t n_blocks = ceil_div(M, m_t);
   const std::int64_t n_tiles = ceil_div(N, n_t);
@@ -300,8 +324,8 @@ OpCost CostModel::price_matmul_tiled(OpKind kind, std::int64_t M, std::int64_t N
   cost.tile_cols = n_t;
   cost.macs = M * N * K;
   count_transfer(cost, in_path, n_blocks * N * K);          // weights, once per block
-  count_transfer(cost, path(Level::L2, Level::L1), M * K);  // A
-  count_transfer(cost, {out_hop}, M * N * out_bytes);       // C
+  count_transfer(cost, hops(Level::L2, Level::L1), M * K);  // A
+  count_transfer(cost, out_hop, M * N * out_bytes);         // C
   cost.energy.compute_pj = static_cast<double>(cost.macs) * p.energy.mac_pj;
   price_traffic(cost, p);
   return cost;
@@ -310,16 +334,36 @@ OpCost CostModel::price_matmul_tiled(OpKind kind, std::int64_t M, std::int64_t N
 namespace {
 
 // Tries n_t = n_max, n_max/2, ... (at most kMaxTilesSearched tiles) and keeps the fastest.
-template <typename Price>
-OpCost fastest_tiling(std::int64_t n, std::int64_t n_max, Price price) {
+// `bound(n_t)` is a lower bound of the cycles with tiles of n_t: a tiling it puts above the
+// fastest so far could not be kept (a tie is not kept either), so it is not priced. (Host speed
+// only, the same tiling and numbers: the tilings with the most tiles cost the most to price and
+// are the ones the bound rules out.)
+template <typename Price, typename Bound>
+OpCost fastest_tiling(std::int64_t n, std::int64_t n_max, Price price, Bound bound) {
   OpCost best = price(n_max);
   for (std::int64_t n_t = (n_max + 1) / 2; n_t >= 1; n_t = (n_t + 1) / 2) {
     if (ceil_div(n, n_t) > kMaxTilesSearched) break;
-    OpCost c = price(n_t);
-    if (c.cycles < best.cycles) best = c;
+    // The bound is worked out in doubles as the price is: 1e-9 of it more than covers the
+    // rounding of either sum (a few thousand terms, 2^-53 each).
+    if (bound(n_t) * (1 - 1e-9) <= static_cast<double>(best.cycles)) {
+      OpCost c = price(n_t);
+      if (c.cycles < best.cycles) best = c;
+    }
     if (n_t == 1) break;
   }
   return best;
+}
+
+// A lower bound of a block's pipeline (run_pipeline) of `n_tiles` tiles that bring `in_bytes` in
+// all together over `in_path`, every tile some: the first load and each step until the last
+// (n_tiles in all) take at least one hop's transfer of a tile, so for any hop h the block takes
+// at least n_tiles x h's setup + in_bytes / h's bandwidth.
+template <class Hops>
+double transfer_bound(const Hops &in_path, std::int64_t n_tiles, double in_bytes) {
+  double b = 0;
+  for (const Hop &h : in_path)
+    b = std::max(b, static_cast<double>(n_tiles) * h.setup_cycles + in_bytes / h.bytes_per_cycle);
+  return b;
 }
 
 }  // namespace
@@ -355,9 +399,18 @@ OpCost CostModel::price_matmul(OpKind kind, std::int64_t M, std::int64_t N, std:
         "of L1, cap {} B",
         op_kind_name(kind), K, 3 * K + 2 * out_bytes, l1));
   }
-  return fastest_tiling(N, n_max, [&](std::int64_t n_t) {
-    return price_matmul_tiled(kind, M, N, K, weight_level, out_bytes, m_t, n_t);
-  });
+  const HopPath in_path = hops(weight_level, Level::L1);
+  const std::int64_t n_blocks = ceil_div(M, m_t);
+  return fastest_tiling(
+      N, n_max,
+      [&](std::int64_t n_t) {
+        return price_matmul_tiled(kind, M, N, K, weight_level, out_bytes, m_t, n_t);
+      },
+      [&](std::int64_t n_t) {  // every block streams all of W: N x K bytes
+        return profile_.op_overhead_cycles +
+               static_cast<double>(n_blocks) *
+                   transfer_bound(in_path, ceil_div(N, n_t), static_cast<double>(N * K));
+      });
 }
 
 OpCost CostModel::price_eltwise(OpKind kind, std::int64_t elements, std::int64_t in_bytes,
@@ -371,8 +424,8 @@ OpCost CostModel::price_eltwise(OpKind kind, std::int64_t elements, std::int64_t
     OpCost cost;
     cost.kind = kind;
     if (elements == 0) return cost;
-    const std::vector<Hop> in_path = path(Level::L2, Level::L1);
-    const Hop out_hop = path(Level::L1, Level::L2).front();
+    const HopPath in_path = hops(Level::L2, Level::L1);
+    const Hop out_hop = hops(Level::L1, Level::L2).front();
     const std::int64_t n_tiles = ceil_div(elements, e_t);
     auto tile = [&](std::int64_t j) {
       const auto e = static_cast<double>(std::min(e_t, elements - j * e_t));
@@ -387,7 +440,7 @@ OpCost CostModel::price_eltwise(OpKind kind, std::int64_t elements, std::int64_t
     cost.tile_cols = e_t;
     cost.elements = elements;
     count_transfer(cost, in_path, elements * in_bytes);
-    count_transfer(cost, {out_hop}, elements * out_bytes);
+    count_transfer(cost, out_hop, elements * out_bytes);
     cost.energy.compute_pj = static_cast<double>(elements) * cpe * p.energy.instr_pj;
     price_traffic(cost, p);
     return cost;
@@ -401,12 +454,18 @@ OpCost CostModel::price_eltwise(OpKind kind, std::int64_t elements, std::int64_t
                                 op_kind_name(kind), in_bytes + out_bytes,
                                 p.usable_bytes(Level::L1)));
   }
-  return fastest_tiling(elements, e_max, price);
+  const HopPath in_path = hops(Level::L2, Level::L1);
+  return fastest_tiling(elements, e_max, price, [&](std::int64_t e_t) {
+    return in_bytes > 0
+               ? p.op_overhead_cycles + transfer_bound(in_path, ceil_div(elements, e_t),
+                                                       static_cast<double>(elements * in_bytes))
+               : 0.0;
+  });
 }
 
 OpCost CostModel::price_copy(std::int64_t bytes, Level from, Level to) const {
   check_non_negative("bytes", bytes);
-  const std::vector<Hop> hops = path(from, to);
+  const HopPath hops = this->hops(from, to);
   OpCost cost;
   cost.kind = OpKind::copy;
   if (bytes == 0 || hops.empty()) return cost;

@@ -36,6 +36,7 @@
 //    L1). Active and idle power are charged by the Ledger from time, not here.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -128,6 +129,19 @@ class CostModel {
 
   // The hops a transfer from `from` to `to` takes (empty for L1 -> L1).
   std::vector<Hop> path(Level from, Level to) const;
+  // The same without allocating: a path has at most two hops.
+  struct HopPath {
+    HopPath() = default;
+    explicit HopPath(Hop a) : hop{a, a}, n(1) {}
+    HopPath(Hop a, Hop b) : hop{a, b}, n(2) {}
+    std::array<Hop, 2> hop{};
+    int n = 0;
+    const Hop *begin() const { return hop.data(); }
+    const Hop *end() const { return hop.data() + n; }
+    bool empty() const { return n == 0; }
+    const Hop &front() const { return hop[0]; }
+  };
+  HopPath hops(Level from, Level to) const;
   // Sustained bytes per cycle of streaming from a level into L1 (the slowest hop).
   double stream_bytes_per_cycle(Level from) const;
   // Traffic energy of moving one byte from a level into L1 (every level it touches).

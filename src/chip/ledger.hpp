@@ -20,6 +20,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "chip/cost.hpp"
 #include "chip/energy.hpp"
@@ -47,16 +48,63 @@ class Ledger {
   // Charges an op priced by the CostModel: advances the clock by cost.cycles (busy, or link time
   // for OpKind::link), adds its per-event energy and the matching active/idle energy.
   void charge(const OpCost &cost, int layer = kNoLayer, std::string_view label = {});
+
+  // For ops charged again and again, charge(cost, layer, label) in two parts worked out once:
+  // the Delta of a priced op (what it adds to every table) and the Account of a label and layer
+  // (its rows of the per-kind and per-layer tables, found at its first charge, std::map nodes
+  // staying put). charge(delta, account) does exactly what charge(cost, layer, label) does (the
+  // same numbers added in the same order) without looking anything up or computing anything.
+  struct Delta {
+    LedgerTotals totals;
+    bool link = false;  // link time (OpKind::link) rather than busy time
+    // No idle and no link energy: see charge_ahead.
+    bool ahead = false;
+  };
+  Delta delta(const OpCost &cost) const;
+  class Account {
+   public:
+    Account() = default;
+    Account(std::string label, int layer) : label_(std::move(label)), layer_(layer) {}
+    const std::string &label() const { return label_; }
+    int layer() const { return layer_; }
+
+   private:
+    friend class Ledger;
+    std::string label_;
+    int layer_ = kNoLayer;
+    const Ledger *owner_ = nullptr;  // the ledger whose rows these are
+    LedgerTotals *kind_row_ = nullptr, *layer_row_ = nullptr;
+  };
+  // `account`'s label must not be empty (charge(cost) would use the op kind's name).
+  void charge(const Delta &delta, Account &account);
+
+  // Charging ahead of the clock, for runs that learn the waits before an op only later
+  // (cost-only runs that settle synchronisations in batches): charge_ahead adds the op's totals
+  // now and leaves the clock; advance_clock later moves the clock by the cycles so charged, once
+  // the waits before them are known. The ledger ends up exactly as if each op had been charged
+  // in its place: integer sums do not depend on the order, and the energy terms fall in two
+  // disjoint groups. An op charged ahead (delta.ahead) has no idle and no link energy; waits
+  // (wait_until, advance_idle) and link time (charge_link) have only idle and link energy. So
+  // every double sum still gets its non-zero terms in their order (ops among ops, waits and
+  // link time among themselves), and a zero term changes nothing: a sum that starts at +0 is
+  // never -0 (round to nearest), and x + 0 is x for any other x. Throws for a delta with idle or
+  // link energy.
+  void charge_ahead(const Delta &delta, Account &account);
+  void advance_clock(std::int64_t cycles);
+
   // Busy time without per-event energy (e.g. a host-side step that occupies the cluster).
   void advance_busy(std::int64_t cycles, std::string_view label, int layer = kNoLayer);
   // Waiting time at idle power.
   void advance_idle(std::int64_t cycles, int layer = kNoLayer);
   // Waits until the clock reads `cycle` (no-op if it already does or is later).
   void wait_until(std::int64_t cycle, int layer = kNoLayer);
+  // The same, charged to `idle` (an account labelled "idle": what advance_idle charges).
+  void wait_until(std::int64_t cycle, Account &idle);
   // Link time: `cycles` at idle power plus `bytes` x energy.link_pj_per_byte. Unlike
   // charge(cost_model.price_link(bytes)), it charges no L2 traffic.
   void charge_link(std::int64_t bytes, std::int64_t cycles, int layer = kNoLayer,
                    std::string_view label = "link");
+  void charge_link(std::int64_t bytes, std::int64_t cycles, Account &account);
 
   std::int64_t now() const { return now_; }
   double now_ns() const { return static_cast<double>(now_) * 1e3 / freq_mhz_; }
@@ -71,6 +119,12 @@ class Ledger {
 
  private:
   void record(std::string_view label, int layer, const LedgerTotals &delta);
+  void record(Account &account, const LedgerTotals &delta);  // the same rows, found once
+  // charge(delta, account) but the clock.
+  void charge_ahead_of_clock(const Delta &delta, Account &account);
+  // What a wait or link time adds (and its clock and counters moved).
+  LedgerTotals idle_delta(std::int64_t cycles);
+  LedgerTotals link_delta(std::int64_t bytes, std::int64_t cycles);
 
   double freq_mhz_;
   double active_pj_per_cycle_;

@@ -4,8 +4,10 @@
 //
 // Every rank parses the same options (checked at start), loads the int8 model, keeps only its
 // shard, places it in its chip's memory levels and runs its part of each token, meeting the
-// other chips exactly twice per block. Rank 0 writes the report. Any rank's error is printed as
-// one line naming the rank and ends the whole job (MPI_Abort), so no rank waits forever.
+// other chips exactly twice per block (--cost-only: the chips' clocks are settled once per
+// batch of synchronisations instead, runtime/batched_meter.hpp). Rank 0 writes the report. Any
+// rank's error is printed as one line naming the rank and ends the whole job (MPI_Abort), so no
+// rank waits forever.
 #include <fmt/format.h>
 #include <mpi.h>
 #include <unistd.h>
@@ -268,6 +270,7 @@ int run_job(const RunOptions &o, const std::string &options_text) {
     rc.seed = o.seed;
     rc.algo = algo;
     rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
+    if (o.cost_only) rc.cost_only_sync = runtime::cost_only_sync_from_env();
     runtime::validate_run_config(q.config, rc);
   });
   chip::Chip chip(cluster.rank(), profile);
@@ -424,8 +427,9 @@ int run(const std::vector<std::string> &args) {
       "compare-fp32", po::bool_switch(&o.compare_fp32),
       "compare the int8 logits with the fp32 golden model at every step")(
       "cost-only", po::bool_switch(&o.cost_only),
-      "run the same schedule, placement and collectives without the arithmetic or the weights "
-      "(fast sweeps; costs are identical to a full run, tokens are not computed)")(
+      "run the same schedule and placement without the arithmetic or the weights: each chip "
+      "prices its ops alone and the chips' clocks are settled in batches, not at every "
+      "collective (fast sweeps; costs are identical to a full run, tokens are not computed)")(
       "hash-all-steps", po::bool_switch(&o.hash_all_steps),
       "add a hash of every step's full logits to the summary (gathers them on rank 0)")(
       "fp32-weights", po::value(&o.fp32_weights),

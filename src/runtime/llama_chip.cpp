@@ -168,6 +168,14 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
   vocab_ = plan.vocab.size();
   const int h0 = plan.heads.begin * hd, h1 = plan.heads.end * hd;
   compute_ = !model.layers.empty();
+  if (compute_ && meter_.settles_syncs())
+    throw std::logic_error(
+        "a meter that settles synchronisations later is for cost-only chips only (no data moves)");
+  for (int c = 0, N = cluster_.size(); c < N; ++c)
+    if (const auto r = model::split_range(cfg_.vocab_size, N, c); r.end > r.begin) {
+      placeholder_token_ = r.begin;
+      break;
+    }
   if (!compute_) {
     // Cost-only: the shard's shapes without any weight (nothing is allocated or computed;
     // the meter and the collectives see exactly the calls of a full run).
@@ -306,8 +314,7 @@ void LlamaChip::embed(std::span<const int> tokens) {
       if (compute_) embedding_.row(token - plan_.vocab.begin, std::span(x_).first(D));
       meter_.nonlinear(-1, Nonlinear::Copy, D);
     }
-    meter_.sync(-1, SyncKind::EmbeddingBroadcast,
-                cluster_.broadcast(std::span(x_).first(D), owner, meter_.clock()));
+    broadcast(meter_, cluster_, -1, SyncKind::EmbeddingBroadcast, std::span(x_).first(D), owner);
   } else {
     // Several tokens with different owners: each chip writes the rows it owns into a zeroed
     // (S, D) block and one all-reduce assembles them (exact: one non-zero term per element).
@@ -320,8 +327,7 @@ void LlamaChip::embed(std::span<const int> tokens) {
       if (compute_) std::copy(row.begin(), row.end(), rows.begin() + static_cast<size_t>(i) * D);
       meter_.nonlinear(-1, Nonlinear::Copy, D);
     }
-    meter_.sync(-1, SyncKind::EmbeddingBroadcast,
-                cluster_.allreduce_sum(rows, meter_.clock(), algo_));
+    allreduce(meter_, cluster_, -1, SyncKind::EmbeddingBroadcast, rows, algo_);
     if (compute_)
       for (size_t i = 0; i < rows.size(); ++i) x_[i] = static_cast<int8_t>(rows[i]);
   }
@@ -368,7 +374,15 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
       best_index = plan_.vocab.begin;  // cost-only: no logits, the token id is a placeholder
     }
   }
-  meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
+  if (meter_.settles_syncs()) {
+    // Cost-only, the clocks settled later: no chip has logits, so the arg-max over the chips'
+    // placeholders (0 at the first row of each chip that has vocabulary rows, the lowest index
+    // winning ties) is the first row of the first chip with any.
+    meter_.sync_later(-1, SyncKind::LogitsArgmax, cluster_.argmax_share());
+    best_index = placeholder_token_;
+  } else {
+    meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
+  }
   ++stats_.edge_exchanges;
   stats_.tokens += S;
   ++stats_.forwards;
@@ -516,14 +530,14 @@ void LlamaChip::allreduce_requant_add(int l, SyncKind kind, const ShardLinear &l
   const std::span<int32_t> part(part_.data(), SD);
   const std::span<int8_t> delta(delta_.data(), SD), x(x_.data(), SD);
   if (exchange_ == Exchange::Int32) {
-    meter_.sync(l, kind, cluster_.allreduce_sum(part, meter_.clock(), algo_));
+    allreduce(meter_, cluster_, l, kind, part, algo_);
     if (compute_) requant(lin, part, delta);
   } else {
     // Requantize this chip's partial first; sum the int8 terms (carried as int16), clamp.
     if (compute_) requant(lin, part, delta);
     if (compute_)
       for (size_t i = 0; i < SD; ++i) part[i] = delta[i];
-    meter_.sync(l, kind, cluster_.allreduce_sum(part, meter_.clock(), algo_, 2));
+    allreduce(meter_, cluster_, l, kind, part, algo_, 2);
     if (compute_)
       for (size_t i = 0; i < SD; ++i)
         delta[i] = static_cast<int8_t>(std::clamp(part[i], -128, 127));

@@ -123,7 +123,8 @@ class LlamaChip {
   mpi::AllreduceAlgo algo_;
   Exchange exchange_;
   int n_heads_ = 0, head_dim_ = 0, ffn_ = 0, vocab_ = 0, context_ = 0, max_rows_ = 1;
-  bool compute_ = true;  // false: cost-only (a model with a config and no tensors)
+  bool compute_ = true;        // false: cost-only (a model with a config and no tensors)
+  int placeholder_token_ = 0;  // cost-only: the token every step "generates" (see forward())
   int64_t kv_bytes_ = 0;
 
   std::vector<ShardLayer> layers_;

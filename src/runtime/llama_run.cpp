@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include "runtime/chip_meter.hpp"
 #include "runtime/fault.hpp"
@@ -44,6 +46,14 @@ void validate_run_config(const weights::ModelConfig &c, const RunConfig &cfg) {
                                             context, c.name, c.seq_len));
 }
 
+CostOnlySync cost_only_sync_from_env() {
+  const char *v = std::getenv("MCUEMU_COST_ONLY_SYNC");
+  if (!v || !*v || std::string_view(v) == "batched") return CostOnlySync::Batched;
+  if (std::string_view(v) == "lockstep") return CostOnlySync::LockStep;
+  throw std::invalid_argument(
+      fmt::format("MCUEMU_COST_ONLY_SYNC={}: expected batched or lockstep", std::string(v)));
+}
+
 namespace {
 
 int64_t now_ns() {
@@ -61,7 +71,19 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   const int context = prompt_mode ? cfg.seq : cfg.prompt_tokens + cfg.tokens;
 
   // The shard needs a meter before its placement exists; the chip meter needs the placement.
-  DeferredMeter meter;
+  // A cost-only chip (no tensors) settles its synchronisations in batches unless told otherwise.
+  const bool cost_only = model.layers.empty();
+  const bool batched = cost_only && cfg.cost_only_sync == CostOnlySync::Batched;
+  DeferredMeter deferred;
+  BatchedMeter batched_meter(cluster, cfg.syncs_per_batch);
+  Meter &meter = batched ? static_cast<Meter &>(batched_meter) : deferred;
+  // Hands on every op and settles every synchronisation (collective): before reading the ledger.
+  auto settle = [&] {
+    if (batched)
+      batched_meter.settle();
+    else
+      deferred.clock();
+  };
   const int rows = prompt_mode ? context : 1;
   std::optional<LlamaChip> chip_shard;
   if (movable)
@@ -85,7 +107,10 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
 
   ChipMeter chip_meter(chip, r.placement);
   chip_meter.set_trace(cfg.trace);
-  meter.attach(&chip_meter);
+  if (batched)
+    batched_meter.attach(&chip_meter);
+  else
+    deferred.attach(&chip_meter);
 
   const mpi::HostCommTime comm0 = cluster.host_time();
   const int64_t t_run = now_ns();
@@ -99,7 +124,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   if (prompt_mode) {
     // Prompt mode: the S tokens in one forward (GEMMs); the cost is that of the forward.
     r.prompt = prompt_ids(model.config.vocab_size, cfg.seq, cfg.seed);
-    meter.clock();
+    settle();
     r.prefill_cycles = chip.ledger().now();
     r.prefill_energy = chip.ledger().total().energy;
     r.generated.push_back(shard.forward(r.prompt, 0));
@@ -114,7 +139,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
       if (cfg.keep_step_logits) keep_logits(true);
     }
     r.generated.push_back(next);
-    meter.clock();
+    settle();
     r.prefill_cycles = chip.ledger().now();
     r.prefill_energy = chip.ledger().total().energy;
     for (int i = 0; i < cfg.tokens; ++i) {
@@ -123,16 +148,28 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
       if (cfg.keep_step_logits) keep_logits(true);
     }
   }
-  meter.clock();  // hand on the last queued ops before reading the ledger
+  settle();  // hand on the last queued ops before reading the ledger
   r.host.run_ns = now_ns() - t_run;
   const mpi::HostCommTime comm = cluster.host_time();
   r.host.mpi_wait_ns = comm.wait_ns - comm0.wait_ns;
   r.host.mpi_transfer_ns = comm.transfer_ns - comm0.transfer_ns;
   r.host.messages = comm.messages - comm0.messages;
   r.host.sleeps = comm.sleeps - comm0.sleeps;
-  r.host.bookkeeping_ns = meter.host_ns();
-  r.host.kernels_ns =
-      r.host.run_ns - r.host.mpi_wait_ns - r.host.mpi_transfer_ns - r.host.bookkeeping_ns;
+  if (cost_only) {
+    // No arithmetic: everything outside MPI is bookkeeping (walking the schedule, pricing, the
+    // ledger, tracing). Batched, MPI is the settling max-reductions only.
+    r.host.kernels_ns = 0;
+    r.host.bookkeeping_ns = r.host.run_ns - r.host.mpi_wait_ns - r.host.mpi_transfer_ns;
+    r.host.settle_exchanges = batched_meter.exchanges();
+  } else {
+    r.host.bookkeeping_ns = deferred.host_ns();
+    r.host.kernels_ns =
+        r.host.run_ns - r.host.mpi_wait_ns - r.host.mpi_transfer_ns - r.host.bookkeeping_ns;
+  }
+  // The chips that are done wait, asleep, for the others before the results are gathered
+  // (gather_to_root and the report's collectives poll while they wait: with more ranks than
+  // cores they would slow the chips still running).
+  cluster.wait_for_all();
   keep_logits(false);
   r.end_cycles = chip.ledger().now();
   r.total_energy = chip.ledger().total().energy;
@@ -166,7 +203,8 @@ nlohmann::json host_json(const HostTimes &h) {
           {"mpi_transfer_s", h.mpi_transfer_ns * 1e-9},
           {"bookkeeping_s", h.bookkeeping_ns * 1e-9},
           {"messages", h.messages},
-          {"sleeps", h.sleeps}};
+          {"sleeps", h.sleeps},
+          {"settle_exchanges", h.settle_exchanges}};
 }
 
 HostMemory host_memory() {

@@ -12,11 +12,21 @@
 #include "chip/placement.hpp"
 #include "model/partition.hpp"
 #include "mpi/cluster.hpp"
+#include "runtime/batched_meter.hpp"
 #include "runtime/llama_chip.hpp"
 #include "runtime/trace.hpp"
 #include "weights/qmodel.hpp"
 
 namespace mcuemu::runtime {
+
+// How the chips of a cost-only run (a model without tensors) meet at the synchronisations:
+//   Batched:  each chip runs ahead and the clocks are settled once per batch of synchronisations
+//             with one max-reduction (BatchedMeter, batched_meter.hpp): the default
+//   LockStep: every collective is run, as in a full run (for comparison and tests)
+// The simulated results are identical. MCUEMU_COST_ONLY_SYNC=batched|lockstep selects it.
+enum class CostOnlySync { Batched, LockStep };
+// From MCUEMU_COST_ONLY_SYNC (unset or empty: Batched). Throws on anything else.
+CostOnlySync cost_only_sync_from_env();
 
 struct RunConfig {
   Trace *trace = nullptr;   // --trace: record every op of this chip (nullptr: off)
@@ -28,6 +38,8 @@ struct RunConfig {
   mpi::AllreduceAlgo algo = mpi::AllreduceAlgo::Tree;
   Exchange exchange = Exchange::Int32;
   bool keep_step_logits = false;  // gather every step's logits on rank 0 (for --compare-fp32)
+  CostOnlySync cost_only_sync = CostOnlySync::Batched;        // cost-only runs only
+  int syncs_per_batch = BatchedMeter::kDefaultSyncsPerBatch;  // CostOnlySync::Batched
 };
 
 // The prompt of a run: P token ids from the seed (deterministic, the same on every rank).
@@ -43,6 +55,7 @@ struct HostTimes {
   int64_t mpi_transfer_ns = 0;  // posting, copying and combining messages
   int64_t bookkeeping_ns = 0;   // pricing ops, the cost ledger, tracing
   int64_t messages = 0, sleeps = 0;
+  int64_t settle_exchanges = 0;  // cost-only, batched: max-reductions that settled the clocks
 };
 nlohmann::json host_json(const HostTimes &h);
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,23 @@ class Meter {
   virtual void sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) = 0;
   // The chip's simulated clock in cycles (collectives start from it).
   virtual int64_t clock() const = 0;
+
+  // True for a meter that works out the clocks of the synchronisations itself, later
+  // (BatchedMeter, cost-only runs): the chip then does not meet the other chips at each one; it
+  // hands sync_later() its share of the collective (mpi::Cluster::*_share: bytes, messages and
+  // link cycles, worked out without communicating) instead of calling the collective and
+  // sync(). allreduce() and broadcast() below do the one or the other.
+  virtual bool settles_syncs() const { return false; }
+  virtual void sync_later(int layer, SyncKind kind, const mpi::CollectiveTiming &share);
 };
+
+// A synchronisation as a chip meets it: the collective over `cluster` (data moved, its timing
+// charged by `meter`), or, when the meter settles synchronisations itself, only this chip's
+// share of it (nothing moves: cost-only runs, whose data is never read).
+void allreduce(Meter &meter, mpi::Cluster &cluster, int layer, SyncKind kind,
+               std::span<int32_t> data, mpi::AllreduceAlgo algo, int wire_bytes = 4);
+void broadcast(Meter &meter, mpi::Cluster &cluster, int layer, SyncKind kind,
+               std::span<int8_t> data, int root);
 
 // A meter that drops every call until attach() names the real one, then hands its calls on. The
 // run drivers build a shard (which needs a meter) before its placement exists (which the real

@@ -2,6 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "chip/cost.hpp"
 #include "test_util.hpp"
 
@@ -208,6 +212,86 @@ TEST(Cost, Gap9GemvFromL2IsBoundByTheDmaAt8BytesPerCycle) {
   const double l3_bound = 512.0 * 512 / (333 * 0.8 / 370);
   EXPECT_GE(l3.cycles, l3_bound);
   EXPECT_LT(l3.cycles, l3_bound * 1.05);
+}
+
+// Prices over many tiles, bit for bit: the values the cost model gave before its tile loop was
+// made faster (commit c14da8c, the full pipeline worked out tile by tile). The host-speed work
+// must add the same numbers in the same order; any change to the model shows here first.
+TEST(Cost, ManyTilesPricedBitForBitAsTileByTile) {
+  struct Golden {
+    const char *profile;
+    OpCost cost;
+    int64_t cycles;
+    double compute, dma;
+    int64_t tiles, tile_rows, tile_cols;
+  };
+  const Profile gap9 = load_profile("gap9", {}, test::hw_dir());
+  const Profile sir = load_profile("siracusa", {}, test::hw_dir());
+  const CostModel g(gap9), s(sir);
+  const Golden golden[] = {
+      {"gap9", g.price_gemm(1, 200, 64, Level::L2, 4), 2059, 0x1.9ce739ce739cfp+9, 0x1.d58p+10, 8,
+       1, 25},
+      {"gap9", g.price_gemm(1, 64, 259, Level::L3, 4), 25178, 0x1.0b5ad6b5ad6b6p+10,
+       0x1.83f2638e38e38p+14, 4, 1, 16},
+      {"gap9", g.price_gemv(1376, 512, Level::MRAM, 1), 821899, 0x1.caaaaaaaaaaaep+15,
+       0x1.90bc3p+19, 28, 1, 50},
+      {"gap9", g.price_gemm(12, 512, 512, Level::L2, 1), 203914, 0x1.8c6318c63189bp+17,
+       0x1.5c14p+15, 512, 12, 1},
+      {"gap9", g.price_eltwise(OpKind::softmax, 300), 1697, 0x1.89cp+10, 0x1.3ecp+10, 60, 0, 5},
+      {"gap9", g.price_eltwise(OpKind::requant, 5000), 4505, 0x1.117p+12, 0x1.d4cp+11, 125, 0, 40},
+      {"siracusa", s.price_gemm(1, 64, 259, Level::L3, 4), 24556, 0x1.0b5ad6b5ad6b6p+10,
+       0x1.7a397ffffffffp+14, 4, 1, 16},
+      {"siracusa", s.price_gemv(1376, 512, Level::MRAM, 1), 90293, 0x1.caaaaaaaaaaafp+15,
+       0x1.5cb6p+16, 48, 1, 29},
+  };
+  for (const Golden &x : golden) {
+    SCOPED_TRACE(::testing::Message()
+                 << x.profile << " " << op_kind_name(x.cost.kind) << " " << x.cost.cycles);
+    EXPECT_EQ(x.cost.cycles, x.cycles);
+    EXPECT_EQ(x.cost.compute_cycles, x.compute);
+    EXPECT_EQ(x.cost.dma_cycles, x.dma);
+    EXPECT_EQ(x.cost.tiles, x.tiles);
+    EXPECT_EQ(x.cost.tile_rows, x.tile_rows);
+    EXPECT_EQ(x.cost.tile_cols, x.tile_cols);
+  }
+}
+
+// The tile search skips the tilings a lower bound shows cannot be the fastest: it must keep the
+// tiling an exhaustive search over every candidate keeps (the first with the fewest cycles).
+TEST(Cost, TileSearchKeepsWhatAnExhaustiveSearchKeeps) {
+  for (const char *name : {"gap9", "siracusa"})
+    for (const std::vector<std::string> &sets :
+         {std::vector<std::string>{}, std::vector<std::string>{"dma.l2_l1_setup_cycles=300"}}) {
+      const CostModel cm(load_profile(name, sets, test::hw_dir()));
+      const int64_t l1 = cm.profile().usable_bytes(Level::L1);
+      for (Level level : {Level::L2, Level::L3, Level::MRAM})
+        for (int64_t K : {8, 64, 512})
+          for (int64_t M : {1, 3, 12})
+            for (int64_t N : {1, 7, 64, 129, 300, 1376})
+              for (int64_t ob : {1, 4}) {
+                // The candidates of price_matmul (cost.hpp, item 3), all of them.
+                int64_t m_t = std::clamp<int64_t>(l1 / 2 / K, 1, M);
+                while (m_t > 1 && cm.max_tile_cols(m_t, K, ob) < 1) m_t /= 2;
+                const int64_t n_max = std::min(N, cm.max_tile_cols(m_t, K, ob));
+                const OpKind kind = M == 1 ? OpKind::gemv : OpKind::gemm;
+                OpCost best = cm.price_matmul_tiled(kind, M, N, K, level, ob, m_t, n_max);
+                for (int64_t n_t = (n_max + 1) / 2; n_t >= 1; n_t = (n_t + 1) / 2) {
+                  if ((N + n_t - 1) / n_t > 4096) break;
+                  const OpCost c = cm.price_matmul_tiled(kind, M, N, K, level, ob, m_t, n_t);
+                  if (c.cycles < best.cycles) best = c;
+                  if (n_t == 1) break;
+                }
+                const OpCost got =
+                    M == 1 ? cm.price_gemv(N, K, level, ob) : cm.price_gemm(M, N, K, level, ob);
+                SCOPED_TRACE(::testing::Message() << name << " " << level_name(level) << " M=" << M
+                                                  << " N=" << N << " K=" << K << " ob=" << ob);
+                EXPECT_EQ(got.cycles, best.cycles);
+                EXPECT_EQ(got.tile_cols, best.tile_cols);
+                EXPECT_EQ(got.tiles, best.tiles);
+                EXPECT_EQ(got.dma_cycles, best.dma_cycles);
+                EXPECT_EQ(got.compute_cycles, best.compute_cycles);
+              }
+    }
 }
 
 TEST(Cost, ShapesThatCannotBeTiledAreErrors) {

@@ -1,6 +1,8 @@
 // Ledger: the clock, ns conversion, and energy terms that add up to the total.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "chip/chip.hpp"
 #include "test_util.hpp"
 
@@ -99,6 +101,107 @@ TEST(Ledger, EnergyTermsSumToTotalOverKindsAndLayers) {
               static_cast<double>(ledger.idle_cycles() + ledger.link_cycles()) *
                   p.pj_per_cycle(p.power.idle_mw),
               1e-6 * total.energy.idle_pj);
+}
+
+// An op charged through its Delta and an Account does exactly what charge(cost, layer, label)
+// does: the same clock, counters and rows, every double the same bits.
+TEST(Ledger, DeltaAndAccountChargeExactlyAsCharge) {
+  Chip a(0, load_profile("gap9", {}, test::hw_dir())), b(0, a.profile());
+  const CostModel &cm = a.cost();
+  const OpCost ops[] = {cm.price_gemv(512, 512, Level::L2), cm.price_eltwise(OpKind::softmax, 77),
+                        cm.price_gemm(3, 64, 130, Level::L3, 4), cm.price_link(300)};
+  std::vector<Ledger::Account> accounts = {{"wq", 0}, {"softmax", 0}, {"qk", 1}, {"link", -1}};
+  std::vector<Ledger::Delta> deltas;
+  for (const OpCost &c : ops) deltas.push_back(b.ledger().delta(c));
+  for (int round = 0; round < 50; ++round)
+    for (size_t i = 0; i < 4; ++i) {
+      const size_t k = (i * 7 + round) % 4;
+      a.ledger().charge(ops[k], accounts[k].layer(), accounts[k].label());
+      b.ledger().charge(deltas[k], accounts[k]);
+      if (round % 9 == 0) {  // waits and link time in between, as at synchronisations
+        a.ledger().wait_until(a.ledger().now() + 13, 2);
+        b.ledger().wait_until(b.ledger().now() + 13, 2);
+        a.ledger().charge_link(64, 40, 2, "sync");
+        b.ledger().charge_link(64, 40, 2, "sync");
+      }
+    }
+  const Ledger &x = a.ledger(), &y = b.ledger();
+  EXPECT_EQ(x.now(), y.now());
+  EXPECT_EQ(x.busy_cycles(), y.busy_cycles());
+  EXPECT_EQ(x.link_cycles(), y.link_cycles());
+  EXPECT_EQ(x.idle_cycles(), y.idle_cycles());
+  auto same = [](const LedgerTotals &p, const LedgerTotals &q) {
+    bool ok = p.count == q.count && p.cycles == q.cycles && p.macs == q.macs &&
+              p.elements == q.elements && p.link_bytes == q.link_bytes &&
+              p.energy.compute_pj == q.energy.compute_pj && p.energy.link_pj == q.energy.link_pj &&
+              p.energy.active_pj == q.energy.active_pj && p.energy.idle_pj == q.energy.idle_pj;
+    for (Level l : kAllLevels)
+      ok = ok && p.bytes[l] == q.bytes[l] && p.energy.level_pj[l] == q.energy.level_pj[l];
+    return ok;
+  };
+  EXPECT_TRUE(same(x.total(), y.total()));
+  ASSERT_EQ(x.by_kind().size(), y.by_kind().size());
+  for (const auto &[k, t] : x.by_kind()) EXPECT_TRUE(same(t, y.by_kind().find(k)->second)) << k;
+  ASSERT_EQ(x.by_layer().size(), y.by_layer().size());
+  for (const auto &[l, t] : x.by_layer()) EXPECT_TRUE(same(t, y.by_layer().at(l))) << l;
+  EXPECT_EQ(x.by_kind().at("link").cycles, 50 * deltas[3].totals.cycles);
+  // No label: refused (charge(cost) would have named the row after the op kind).
+  Ledger::Account unnamed;
+  EXPECT_THROW(b.ledger().charge(deltas[0], unnamed), ChipError);
+}
+
+// Ops charged ahead of the clock, the clock moved later past them, and the waits and link time
+// charged in between at their clocks: the ledger is the one of charging everything in order,
+// every double the same bits.
+TEST(Ledger, ChargeAheadThenAdvanceEqualsChargingInOrder) {
+  Chip a(0, load_profile("gap9", {}, test::hw_dir())), b(0, a.profile());
+  const CostModel &cm = a.cost();
+  const OpCost ops[] = {cm.price_gemv(512, 512, Level::L2), cm.price_eltwise(OpKind::softmax, 77),
+                        cm.price_gemm(3, 64, 130, Level::L3, 4),
+                        cm.price_eltwise(OpKind::requant, 9)};
+  std::vector<Ledger::Account> acc_a = {{"wq", 0}, {"softmax", 0}, {"qk", 1}, {"requant", 1}};
+  std::vector<Ledger::Account> acc_b = acc_a;
+  Ledger::Account idle_a("idle", 1), idle_b("idle", 1), link_a("sync", 1), link_b("sync", 1);
+  std::vector<Ledger::Delta> deltas;
+  for (const OpCost &c : ops) deltas.push_back(b.ledger().delta(c));
+  for (int segment = 0; segment < 30; ++segment) {
+    // A segment of ops, then a synchronisation: a wait for a later clock and link time.
+    int64_t cycles = 0;
+    for (int i = 0; i <= segment % 5; ++i) {
+      const size_t k = static_cast<size_t>(segment * 3 + i) % 4;
+      a.ledger().charge(deltas[k], acc_a[k]);
+      b.ledger().charge_ahead(deltas[k], acc_b[k]);
+      cycles += deltas[k].totals.cycles;
+    }
+    b.ledger().advance_clock(cycles);
+    ASSERT_EQ(a.ledger().now(), b.ledger().now());
+    const int64_t until = a.ledger().now() + 37 * (segment % 3);
+    a.ledger().wait_until(until, idle_a);
+    b.ledger().wait_until(until, idle_b);
+    a.ledger().charge_link(128 + segment, 90, link_a);
+    b.ledger().charge_link(128 + segment, 90, link_b);
+  }
+  const Ledger &x = a.ledger(), &y = b.ledger();
+  EXPECT_EQ(x.now(), y.now());
+  EXPECT_EQ(x.busy_cycles(), y.busy_cycles());
+  EXPECT_EQ(x.link_cycles(), y.link_cycles());
+  EXPECT_EQ(x.idle_cycles(), y.idle_cycles());
+  auto bits = [](const LedgerTotals &t) {
+    std::vector<double> v = {t.energy.compute_pj, t.energy.link_pj, t.energy.active_pj,
+                             t.energy.idle_pj};
+    for (Level l : kAllLevels) v.push_back(t.energy.level_pj[l]);
+    v.push_back(static_cast<double>(t.count + t.cycles + t.macs + t.elements + t.link_bytes));
+    return v;
+  };
+  EXPECT_EQ(bits(x.total()), bits(y.total()));
+  ASSERT_EQ(x.by_kind().size(), y.by_kind().size());
+  for (const auto &[k, t] : x.by_kind()) EXPECT_EQ(bits(t), bits(y.by_kind().find(k)->second)) << k;
+  for (const auto &[l, t] : x.by_layer()) EXPECT_EQ(bits(t), bits(y.by_layer().at(l))) << l;
+  EXPECT_GT(x.total().energy.idle_pj, 0);
+  // Link time has idle energy: it cannot be charged ahead.
+  Ledger::Account link("link", 0);
+  EXPECT_THROW(b.ledger().charge_ahead(b.ledger().delta(cm.price_link(64)), link), ChipError);
+  EXPECT_THROW(b.ledger().advance_clock(-1), ChipError);
 }
 
 TEST(Ledger, NegativeIsAnError) {

@@ -3,7 +3,8 @@
 # calls exit() in the middle of a run must end the whole job within seconds, with a non-zero exit
 # status, a message naming the rank, and no results file under its final name. The fault comes
 # from the test-only hook MCUEMU_FAULT (src/runtime/fault.hpp), at decode step 5 of 64 on rank 3
-# of 4. Every run is under `timeout 60`, so a hang fails the test instead of blocking it.
+# of 4; full runs, and --cost-only runs (the chips settle their clocks in batches). Every run is
+# under `timeout 60`, so a hang fails the test instead of blocking it.
 # usage: faults.sh MCUEMU_BIN WORKDIR
 set -uo pipefail
 bin=$1 work=$2
@@ -16,15 +17,23 @@ fi
 # builds and a loaded machine are slower).
 bound=${MCUEMU_FAULT_BOUND_S:-20}
 fails=0
-check() {  # check KIND PATTERN: the message that must name rank 3
-  local kind=$1 pattern=$2 out=out_$1
+check() {  # check KIND PATTERN [MODE]: the message that must name rank 3
+  # MODE full (default), cost-only or cost-only-untraced: --cost-only runs settle the chips'
+  # clocks in batches (with --trace they keep every op until then, without they keep none) and
+  # do not meet at every collective; a failing rank must still end the job at once.
+  local kind=$1 pattern=$2 mode=${3:-full} out=out_$1_${3:-full}
+  local extra=(--trace "$out/trace.json")
+  case "$mode" in
+    cost-only) extra+=(--cost-only) ;;
+    cost-only-untraced) extra=(--cost-only) ;;
+  esac
   rm -rf "$out" && mkdir -p "$out"
   # Timestamps of the injection and of the exit, taken by a small Python driver reading stderr.
   local res
   res=$(MCUEMU_FAULT="rank=3,step=5,kind=$kind" /usr/bin/python3 - "$out" timeout 60 \
         mpiexec -n 4 --oversubscribe "$bin" run --model tinyllama-tiny --weights q.h5 \
         --prompt-tokens 4 --tokens 64 -q --out "$out/res" --summary-json "$out/res/summary.json" \
-        --trace "$out/trace.json" <<'PY'
+        "${extra[@]}" <<'PY'
 import subprocess, sys, time
 out, cmd = sys.argv[1], sys.argv[2:]
 t0 = time.monotonic()
@@ -53,9 +62,9 @@ PY
     [ ! -e "$out/$f" ] || bad+=" $f exists;"
   done
   if [ -n "$bad" ]; then
-    echo "FAIL $kind:$bad"; tail -8 "$out/log.txt"; fails=$((fails + 1))
+    echo "FAIL $kind ($mode):$bad"; tail -8 "$out/log.txt"; fails=$((fails + 1))
   else
-    echo "ok   $kind: exit $rc, ${secs} s from the fault to the end (${total} s in all): $(grep -E "$pattern" "$out/log.txt" | head -1)"
+    echo "ok   $kind ($mode): exit $rc, ${secs} s from the fault to the end (${total} s in all): $(grep -E "$pattern" "$out/log.txt" | head -1)"
   fi
 }
 check throw "rank 3 \(host [^)]+\): error: injected fault at decode step 5"
@@ -63,6 +72,8 @@ check abort "rank 3: fatal signal 6 \(SIGABRT\)"
 check segv  "rank 3: fatal signal 11 \(SIGSEGV\)|AddressSanitizer: SEGV"
 check kill  "process rank 3 with PID [0-9]+ on node .* exited on signal 9"
 check exit  "rank 3: error: exit\(\) called in the middle of the run"
+check throw "rank 3 \(host [^)]+\): error: injected fault at decode step 5" cost-only
+check kill  "process rank 3 with PID [0-9]+ on node .* exited on signal 9" cost-only-untraced
 # An interrupted run (SIGTERM to mpiexec while rank 3 hangs): no output under a final name, no
 # process left behind.
 rm -rf out_intr && mkdir -p out_intr

@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <numeric>
 #include <string>
@@ -143,6 +145,68 @@ TEST(Transports, SharedMemoryAndPointToPointAgree) {
     EXPECT_EQ(ia, ib);
     expect_same_timing(ta, tb, "argmax");
   }
+}
+
+// A chip's share of a collective (bytes, messages, link cycles), worked out without
+// communicating, is what the collective itself reports on either transport; its clocks are
+// those of a chip arriving alone at 0. Nothing moves: a share changes no data.
+TEST(Shares, EqualWhatTheCollectiveReports) {
+  using mcuemu::mpi::WaitPolicy;
+  for (auto transport : {Cluster::Transport::Auto, Cluster::Transport::PointToPoint}) {
+    Cluster c(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, transport);
+    const int r = c.rank();
+    auto expect_share = [&](const mcuemu::mpi::CollectiveTiming &share,
+                            const mcuemu::mpi::CollectiveTiming &real, const std::string &what) {
+      EXPECT_EQ(share.bytes_sent, real.bytes_sent) << what;
+      EXPECT_EQ(share.messages_sent, real.messages_sent) << what;
+      EXPECT_EQ(share.link_cycles, real.link_cycles) << what;
+      EXPECT_EQ(share.arrival, 0) << what;
+      EXPECT_EQ(share.latest, 0) << what;
+      EXPECT_EQ(share.idle_cycles, 0) << what;
+      EXPECT_EQ(share.end, share.link_cycles) << what;
+    };
+    for (size_t n : {1u, 5u, 512u, 16500u})
+      for (auto algo : {AllreduceAlgo::Tree, AllreduceAlgo::Ring, AllreduceAlgo::Direct})
+        for (int wire : {4, 2, 1}) {
+          std::vector<int32_t> data(n, r);
+          const auto real = c.allreduce_sum(data, 10 * r, algo, wire);
+          const std::string what =
+              fmt::format("allreduce n={} {} wire {}", n, algo_name(algo), wire);
+          expect_share(c.allreduce_share(n, algo, wire), real, what);
+          expect_share(c.allreduce_share(n, algo, wire), real, what + " (memoized)");
+        }
+    for (int root = 0; root < c.size(); ++root)
+      for (size_t n : {0u, 64u, 512u}) {
+        std::vector<int8_t> data(n, static_cast<int8_t>(r));
+        const auto real = c.broadcast(data, root, 5 * r);
+        expect_share(c.broadcast_share(n, root), real,
+                     fmt::format("broadcast root {} n={}", root, n));
+      }
+    int32_t v = r;
+    int64_t i = r;
+    const auto real = c.argmax(v, i, 7 * r);
+    expect_share(c.argmax_share(), real, "argmax");
+    EXPECT_THROW(c.allreduce_share(8, AllreduceAlgo::Tree, 5), std::invalid_argument);
+  }
+}
+
+// The bookkeeping max over ranks (cost-only runs settle their clocks with it).
+TEST(MaxOverRanks, EveryRankGetsTheElementwiseMaximum) {
+  using mcuemu::mpi::WaitPolicy;
+  for (auto transport : {Cluster::Transport::Auto, Cluster::Transport::PointToPoint})
+    for (size_t n : {1u, 3u, 9000u}) {  // 9000 x 8 B: more than one shared-memory round
+      Cluster c(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, transport);
+      std::vector<int64_t> v(n);
+      for (size_t i = 0; i < n; ++i)
+        v[i] = static_cast<int64_t>((c.rank() * 7919 + i * 104729) % 1000) - 500;
+      c.max_over_ranks(v);
+      for (size_t i = 0; i < n; ++i) {
+        int64_t want = INT64_MIN;
+        for (int r = 0; r < c.size(); ++r)
+          want = std::max(want, static_cast<int64_t>((r * 7919 + i * 104729) % 1000) - 500);
+        ASSERT_EQ(v[i], want) << "element " << i << " of " << n;
+      }
+    }
 }
 
 TEST(Broadcast, EveryRootReachesEveryone) {

@@ -1,0 +1,326 @@
+// Cost-only runs on this job's ranks: the chips' clocks settled in batches (BatchedMeter, the
+// default) must give every figure the lock-step run gives (a collective at every
+// synchronisation, MCUEMU_COST_ONLY_SYNC=lockstep): the ledger of every chip, field by field and
+// row by row, the run's results, its per-chip summary and its trace. ctest runs this suite on 1,
+// 2, 3, 4 and 8 ranks (uneven shards on 3 and 8).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "chip/chip.hpp"
+#include "chip/placement.hpp"
+#include "chip/profile.hpp"
+#include "model/partition.hpp"
+#include "model/quantize.hpp"
+#include "mpi/cluster.hpp"
+#include "runtime/batched_meter.hpp"
+#include "runtime/chip_meter.hpp"
+#include "runtime/llama_run.hpp"
+#include "runtime/trace.hpp"
+#include "weights/synthetic.hpp"
+
+using namespace mcuemu;
+
+namespace {
+
+// A model with its configuration only: a cost-only chip (no tensors, no arithmetic).
+weights::QLlamaModel config_only(const std::string &name) {
+  weights::QLlamaModel m;
+  m.config = weights::config_by_name(name);
+  return m;
+}
+
+const weights::QLlamaModel &tiny_model() {
+  static const weights::QLlamaModel q = [] {
+    const auto fp = weights::synthetic_llama(weights::config_by_name("tinyllama-tiny"), 7);
+    model::QuantizeOptions o;
+    o.calib_tokens = 16;
+    return model::quantize(fp, model::calibrate(fp, o), o);
+  }();
+  return q;
+}
+
+struct Outcome {
+  runtime::RunResult r;
+  std::unique_ptr<chip::Chip> chip;
+  runtime::Trace trace;
+  model::ChipPlan plan;
+  int rank = 0;
+};
+
+// One run on every rank of the job.
+std::unique_ptr<Outcome> run(const weights::QLlamaModel &model, runtime::RunConfig rc, bool trace) {
+  auto o = std::make_unique<Outcome>();
+  mpi::Cluster cluster(MPI_COMM_WORLD);
+  const chip::Profile p = chip::load_profile("gap9");
+  cluster.set_link(runtime::link_model(p));
+  o->rank = cluster.rank();
+  o->plan = model::make_plan(model.config, cluster.size()).chips[cluster.rank()];
+  o->chip = std::make_unique<chip::Chip>(cluster.rank(), p);
+  if (trace) rc.trace = &o->trace;
+  o->r = runtime::run_llama(model, o->plan, cluster, *o->chip, rc);
+  return o;
+}
+
+void expect_same(const chip::Energy &a, const chip::Energy &b, const std::string &what) {
+  // Exact: the same additions in the same order.
+  EXPECT_EQ(a.compute_pj, b.compute_pj) << what;
+  for (chip::Level l : chip::kAllLevels) EXPECT_EQ(a.level_pj[l], b.level_pj[l]) << what;
+  EXPECT_EQ(a.link_pj, b.link_pj) << what;
+  EXPECT_EQ(a.active_pj, b.active_pj) << what;
+  EXPECT_EQ(a.idle_pj, b.idle_pj) << what;
+}
+
+void expect_same(const chip::LedgerTotals &a, const chip::LedgerTotals &b,
+                 const std::string &what) {
+  EXPECT_EQ(a.count, b.count) << what;
+  EXPECT_EQ(a.cycles, b.cycles) << what;
+  EXPECT_EQ(a.macs, b.macs) << what;
+  EXPECT_EQ(a.elements, b.elements) << what;
+  for (chip::Level l : chip::kAllLevels) EXPECT_EQ(a.bytes[l], b.bytes[l]) << what;
+  EXPECT_EQ(a.link_bytes, b.link_bytes) << what;
+  expect_same(a.energy, b.energy, what);
+}
+
+void expect_same(const chip::Ledger &a, const chip::Ledger &b) {
+  EXPECT_EQ(a.now(), b.now());
+  EXPECT_EQ(a.busy_cycles(), b.busy_cycles());
+  EXPECT_EQ(a.link_cycles(), b.link_cycles());
+  EXPECT_EQ(a.idle_cycles(), b.idle_cycles());
+  expect_same(a.total(), b.total(), "total");
+  ASSERT_EQ(a.by_kind().size(), b.by_kind().size());
+  for (const auto &[kind, t] : a.by_kind()) {
+    ASSERT_TRUE(b.by_kind().count(kind)) << kind;
+    expect_same(t, b.by_kind().find(kind)->second, "kind " + kind);
+  }
+  ASSERT_EQ(a.by_layer().size(), b.by_layer().size());
+  for (const auto &[layer, t] : a.by_layer()) {
+    ASSERT_TRUE(b.by_layer().count(layer)) << layer;
+    expect_same(t, b.by_layer().at(layer), fmt::format("layer {}", layer));
+  }
+}
+
+// The chip's figures as they go to the summary, without the host's wall-clock.
+nlohmann::json costs_json(const Outcome &o) {
+  auto j = runtime::chip_json(*o.chip, o.plan, o.r);
+  j.erase("host");
+  return j;
+}
+
+struct Case {
+  const char *name;
+  const char *model;
+  const char *mode;
+  mpi::AllreduceAlgo algo;
+  runtime::Exchange exchange;
+  int syncs_per_batch;
+  bool trace;
+};
+
+void PrintTo(const Case &c, std::ostream *os) {
+  *os << c.name;
+}
+
+runtime::RunConfig config_of(const Case &c) {
+  runtime::RunConfig rc;
+  rc.mode = c.mode;
+  rc.prompt_tokens = 3;
+  rc.tokens = 6;
+  rc.seq = 9;
+  rc.seed = 11;
+  rc.algo = c.algo;
+  rc.exchange = c.exchange;
+  rc.syncs_per_batch = c.syncs_per_batch;
+  return rc;
+}
+
+class CostOnlyBatched : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CostOnlyBatched, EveryFigureEqualsTheLockStepRun) {
+  const Case &c = GetParam();
+  const auto model = config_only(c.model);
+  runtime::RunConfig rc = config_of(c);
+  rc.cost_only_sync = runtime::CostOnlySync::LockStep;
+  const auto lock = run(model, rc, c.trace);
+  rc.cost_only_sync = runtime::CostOnlySync::Batched;
+  const auto batched = run(model, rc, c.trace);
+
+  const auto &a = batched->r, &b = lock->r;
+  EXPECT_EQ(a.prompt, b.prompt);
+  EXPECT_EQ(a.generated, b.generated);
+  EXPECT_EQ(a.prefill_cycles, b.prefill_cycles);
+  EXPECT_EQ(a.end_cycles, b.end_cycles);
+  expect_same(a.prefill_energy, b.prefill_energy, "prefill energy");
+  expect_same(a.total_energy, b.total_energy, "total energy");
+  EXPECT_EQ(a.block_syncs, b.block_syncs);
+  EXPECT_EQ(a.edge_exchanges, b.edge_exchanges);
+  EXPECT_EQ(a.tokens_run, b.tokens_run);
+  expect_same(batched->chip->ledger(), lock->chip->ledger());
+  EXPECT_EQ(costs_json(*batched), costs_json(*lock));
+  if (c.trace) {
+    const double f = batched->chip->profile().freq_mhz;
+    const auto x = batched->trace.events_json(batched->rank, f);
+    const auto y = lock->trace.events_json(lock->rank, f);
+    EXPECT_GT(x.size(), 0u);
+    ASSERT_EQ(x.size(), y.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_EQ(x[i], y[i]) << "trace event " << i << " of " << x.size();
+  }
+  // Batched, the chips met once per syncs_per_batch synchronisations, and at each of the run's
+  // two settling points (after the prompt, at the end) for what was left; lock-step, never.
+  const bool prompt_mode = std::string(c.mode) == "prompt";
+  const int64_t per_forward = 2 * model.config.n_layers + 2;
+  auto batches = [&](int64_t syncs) { return (syncs + c.syncs_per_batch - 1) / c.syncs_per_batch; };
+  const int64_t expected =
+      prompt_mode ? batches(per_forward)
+                  : batches(rc.prompt_tokens * per_forward) + batches(rc.tokens * per_forward);
+  EXPECT_EQ(a.host.settle_exchanges, expected);
+  EXPECT_EQ(b.host.settle_exchanges, 0);
+  EXPECT_EQ(a.host.kernels_ns, 0) << "cost-only runs no kernel";
+}
+
+constexpr int kDefault = runtime::BatchedMeter::kDefaultSyncsPerBatch;
+using mpi::AllreduceAlgo;
+using runtime::Exchange;
+
+INSTANTIATE_TEST_SUITE_P(
+    Runs, CostOnlyBatched,
+    ::testing::Values(Case{"ArTreeTraced", "tinyllama-tiny", "ar", AllreduceAlgo::Tree,
+                           Exchange::Int32, kDefault, true},
+                      Case{"ArRingInt8OneSyncPerBatch", "tinyllama-tiny", "ar", AllreduceAlgo::Ring,
+                           Exchange::Int8, 1, false},
+                      Case{"ArDirectSevenSyncsPerBatchTraced", "tinyllama-tiny", "ar",
+                           AllreduceAlgo::Direct, Exchange::Int32, 7, true},
+                      Case{"PromptTreeFiveSyncsPerBatchTraced", "tinyllama-tiny", "prompt",
+                           AllreduceAlgo::Tree, Exchange::Int32, 5, true},
+                      Case{"PromptRingInt8", "tinyllama-tiny", "prompt", AllreduceAlgo::Ring,
+                           Exchange::Int8, kDefault, false},
+                      Case{"Ar42MThirteenSyncsPerBatch", "tinyllama-42m", "ar", AllreduceAlgo::Tree,
+                           Exchange::Int32, 13, false},
+                      Case{"Prompt42MDirect", "tinyllama-42m", "prompt", AllreduceAlgo::Direct,
+                           Exchange::Int32, kDefault, true}),
+    [](const auto &info) { return std::string(info.param.name); });
+
+// Prompt mode reads no generated token: a batched cost-only chip's ledger is the full run's,
+// number for number (in autoregressive mode the embedding's owner follows the generated tokens,
+// which cost-only does not compute; tests/e2e/cost_only.sh compares those runs' totals).
+TEST(CostOnlyBatchedVsFullRun, PromptModeLedgerIsTheFullRunsOnEveryChip) {
+  runtime::RunConfig rc;
+  rc.mode = "prompt";
+  rc.seq = 12;
+  rc.seed = 5;
+  const auto full = run(tiny_model(), rc, false);
+  const auto cost = run(config_only("tinyllama-tiny"), rc, false);
+  EXPECT_EQ(cost->r.host.settle_exchanges, 1);
+  expect_same(cost->chip->ledger(), full->chip->ledger());
+  EXPECT_EQ(costs_json(*cost), costs_json(*full));
+}
+
+// A chip that computes moves data at every collective: a meter that settles synchronisations
+// later is refused for it.
+TEST(CostOnlyBatchedMeter, RefusedForAChipThatComputes) {
+  mpi::Cluster self(MPI_COMM_SELF);
+  runtime::BatchedMeter meter(self);
+  const auto plan = model::make_plan(tiny_model().config, 1).chips[0];
+  EXPECT_THROW(runtime::LlamaChip(tiny_model(), plan, 9, 1, self, meter, AllreduceAlgo::Tree),
+               std::logic_error);
+  EXPECT_THROW(runtime::BatchedMeter(self, 0), std::invalid_argument);
+}
+
+// The clock of a batched meter is known only once its synchronisations are settled.
+TEST(CostOnlyBatchedMeter, ClockBeforeSettleIsAnError) {
+  mpi::Cluster self(MPI_COMM_SELF);
+  chip::Chip chip(0, chip::load_profile("gap9"));
+  const auto placement = chip::place_tensors(chip, {});
+  runtime::ChipMeter chip_meter(chip, placement);
+  runtime::BatchedMeter meter(self, 100);
+  meter.attach(&chip_meter);
+  meter.nonlinear(0, runtime::Nonlinear::Add, 64);
+  const int64_t before = meter.clock();  // nothing to settle yet: the op is charged
+  EXPECT_EQ(before, chip.ledger().now());
+  EXPECT_GT(before, 0);
+  meter.nonlinear(0, runtime::Nonlinear::Add, 64);
+  meter.sync_later(0, runtime::SyncKind::FfnAllreduce,
+                   self.allreduce_share(64, AllreduceAlgo::Tree));
+  EXPECT_THROW(meter.clock(), std::logic_error);
+  EXPECT_THROW(meter.sync(0, runtime::SyncKind::FfnAllreduce, {}), std::logic_error);
+  meter.settle();
+  EXPECT_EQ(meter.exchanges(), 1);
+  const int64_t after = meter.clock();
+  EXPECT_EQ(after, chip.ledger().now());
+  EXPECT_GT(after, before);
+  EXPECT_EQ(chip.ledger().by_kind().at("add").count, 2);
+  EXPECT_EQ(chip.ledger().by_kind().at("ffn_allreduce").count, 1);
+}
+
+// The chip meter finds each call's price and ledger rows through guesses (the call that followed
+// the previous one last time); whatever the order of the calls, every charge must be the one
+// made by pricing the call directly.
+TEST(ChipMeterCharges, EveryCallAsIfPricedDirectly) {
+  const chip::Profile p = chip::load_profile("gap9");
+  chip::Chip a(0, p), b(0, p);
+  const std::vector<chip::TensorSpec> specs = {
+      {"kv_cache", chip::Tag::kv_cache, 4096, std::nullopt},
+      {"L0.wq", chip::Tag::weights, 64 * 64, std::nullopt},
+      {"L1.wq", chip::Tag::weights, 64 * 64, std::nullopt},
+      {"L0.w2", chip::Tag::weights, 64 * 172, std::nullopt},
+      {"L1.w2", chip::Tag::weights, 64 * 172, std::nullopt},
+      {"embedding", chip::Tag::weights, 512 * 64, std::nullopt}};
+  const auto placement = chip::place_tensors(a, specs);
+  chip::place_tensors(b, specs);
+  runtime::ChipMeter meter(a, placement);
+  const chip::CostModel &cm = b.cost();
+  chip::Ledger &ref = b.ledger();
+  using runtime::Nonlinear;
+  auto linear = [&](int l, const std::string &w, int out, int in, bool partial) {
+    const bool wide = partial || w.ends_with("w2") || w == "embedding";
+    const std::string kind = w.find('.') == std::string::npos ? w : w.substr(w.find('.') + 1);
+    if (partial)
+      meter.linear_partial(l, w, 1, out, in);
+    else
+      meter.linear(l, w, 1, out, in);
+    ref.charge(cm.price_gemv(out, in, placement.level_of(w), wide ? 4 : 1), l, kind);
+  };
+  auto matmul = [&](int l, const char *op, int M, int N, int K) {
+    meter.matmul(l, op, M, N, K);
+    ref.charge(cm.price_gemm(M, N, K, placement.level_of("kv_cache"), 4), l, op);
+  };
+  auto nonlinear = [&](int l, Nonlinear k, int64_t n) {
+    meter.nonlinear(l, k, n);
+    ref.charge(k == Nonlinear::Copy
+                   ? cm.price_copy(n, chip::Level::L2, chip::Level::L2)
+                   : cm.price_eltwise(k == Nonlinear::Requant   ? chip::OpKind::requant
+                                      : k == Nonlinear::Softmax ? chip::OpKind::softmax
+                                                                : chip::OpKind::add,
+                                      n),
+               l, runtime::nonlinear_name(k));
+  };
+  for (int t = 0; t < 40; ++t) {
+    if (t % 3 == 0) nonlinear(-1, Nonlinear::Copy, 64);  // now and then: another first call
+    for (int l = 0; l < 2; ++l) {
+      linear(l, fmt::format("L{}.wq", l), 64, 64, false);
+      nonlinear(l, Nonlinear::Requant, 64);
+      for (int h = 0; h < 1 + (t + l) % 3; ++h) {  // a varying number of heads
+        matmul(l, "qk", 1, t + 1, 16);
+        nonlinear(l, Nonlinear::Requant, t + 1);
+        nonlinear(l, Nonlinear::Softmax, t + 1);
+        matmul(l, "pv", 1, 16, t + 1);
+        nonlinear(l, Nonlinear::Requant, 16);
+      }
+      linear(l, fmt::format("L{}.w2", l), 64, 172, t % 2 == 0);
+      nonlinear(l, Nonlinear::Add, 64);
+    }
+    linear(-1, "embedding", 512, 64, false);
+  }
+  const chip::Ledger &x = a.ledger();
+  EXPECT_EQ(x.now(), ref.now());
+  EXPECT_EQ(x.busy_cycles(), ref.busy_cycles());
+  expect_same(x, ref);
+}
+
+}  // namespace
