@@ -112,7 +112,7 @@ GemvMatrix::GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout la
     fail("GemvMatrix", "{} weights for a ({}, {}) matrix: want {}", w_.size(), out, in, out * in);
 #ifdef MCU_HAVE_X86_FASTPATH
   packed_ = layout == Layout::Best && out > 0 && in > 0 && in % 4 == 0 &&
-            in <= MCU_VNNI_PACKED_MAX_IN && mcu_have_avx512vnni();
+            in <= MCU_VNNI_PACKED_MAX_IN && packed_gemv_available();
 #else
   (void)layout;
 #endif

@@ -181,3 +181,50 @@ TEST(GemvMatrix, RejectsBadShapes) {
                mcuemu::kernels::KernelError);
   EXPECT_THROW(m.row(32, r), mcuemu::kernels::KernelError);
 }
+
+// The packed GEMV on caller-kept storage (the KV cache's path): rows written one at a time with
+// packed_index, against the portable kernel; and its shape checks.
+TEST(GemvPacked, RowByRowStorageEqualsPortable) {
+  if (!mcuemu::kernels::packed_gemv_available()) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
+  uint32_t s = 4242;
+  auto next = [&s] {
+    s = s * 1664525u + 1013904223u;
+    return static_cast<int8_t>(s >> 24);
+  };
+  std::vector<uint8_t> u;
+  for (size_t in : {4u, 64u, 260u}) {
+    const size_t cap = 40;  // rows the storage has room for (the context)
+    std::vector<int8_t> blocks((cap + 15) / 16 * 16 * in, 0), W(cap * in), x(in);
+    std::vector<int32_t> sums(cap, 0);
+    for (auto &v : x) v = next();
+    for (size_t o = 0; o < cap; ++o)
+      for (size_t i = 0; i < in; ++i) {
+        W[o * in + i] = next();
+        blocks[mcuemu::kernels::packed_index(o, i, in)] = W[o * in + i];
+        sums[o] += W[o * in + i];
+      }
+    for (size_t out : {1u, 16u, 17u, 40u})
+      for (auto p : {mcu_gemv_t{0, 0}, mcu_gemv_t{128, 0}, mcu_gemv_t{-7, 3}}) {
+        std::vector<int32_t> want(out), got(out, -1);
+        mcu_gemv_s8_s32(&p, W.data(), x.data(), nullptr, want.data(), out, in);
+        mcuemu::kernels::gemv_packed(p, blocks, std::span<const int32_t>(sums).first(out), x, got,
+                                     u);
+        ASSERT_TRUE(exact(got, want)) << "in=" << in << " out=" << out << " x_off=" << p.x_off;
+      }
+  }
+}
+
+TEST(GemvPacked, RejectsBadShapes) {
+  if (!mcuemu::kernels::packed_gemv_available()) GTEST_SKIP() << "CPU has no AVX-512 VNNI";
+  using mcuemu::kernels::KernelError;
+  std::vector<uint8_t> u;
+  std::vector<int8_t> blocks(16 * 8), x8(8), x6(6);
+  std::vector<int32_t> sums(16), y(16), y17(17);
+  // in not a multiple of 4; more rows than the blocks hold; fewer row sums than rows.
+  EXPECT_THROW(mcuemu::kernels::gemv_packed({0, 0}, blocks, sums, x6, y, u), KernelError);
+  EXPECT_THROW(mcuemu::kernels::gemv_packed({0, 0}, blocks, sums, x8, y17, u), KernelError);
+  EXPECT_THROW(mcuemu::kernels::gemv_packed({0, 0}, blocks, std::span<const int32_t>(sums).first(3),
+                                            x8, y, u),
+               KernelError);
+  EXPECT_NO_THROW(mcuemu::kernels::gemv_packed({128, 0}, blocks, {}, x8, y, u));
+}

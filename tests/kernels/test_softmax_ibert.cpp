@@ -50,3 +50,14 @@ TEST(SoftmaxIbert, TableEqualsPerElementOnEverySpread) {
     }
   }
 }
+
+TEST(SoftmaxIbert, TableChecksItsParametersAndShapes) {
+  using mcuemu::kernels::KernelError;
+  EXPECT_THROW(mcuemu::kernels::SoftmaxIbert({1, 1, 1, 0}), KernelError);  // log2 must be > 0
+  std::vector<int8_t> x(4), y(4);
+  const mcuemu::kernels::SoftmaxIbert none;
+  EXPECT_THROW(none(x, y, 1, 4, 4), KernelError);  // no parameters given
+  const mcuemu::kernels::SoftmaxIbert s({350, 58, 1193, 11});
+  EXPECT_THROW(s(x, std::span<int8_t>(y).first(3), 1, 4, 4), KernelError);
+  EXPECT_NO_THROW(s(x, y, 1, 4, 4));
+}

@@ -22,6 +22,7 @@
 #include "runtime/chip_meter.hpp"
 #include "runtime/llama_run.hpp"
 #include "runtime/trace.hpp"
+#include "tiny_model.hpp"
 #include "weights/synthetic.hpp"
 
 using namespace mcuemu;
@@ -35,15 +36,7 @@ weights::QLlamaModel config_only(const std::string &name) {
   return m;
 }
 
-const weights::QLlamaModel &tiny_model() {
-  static const weights::QLlamaModel q = [] {
-    const auto fp = weights::synthetic_llama(weights::config_by_name("tinyllama-tiny"), 7);
-    model::QuantizeOptions o;
-    o.calib_tokens = 16;
-    return model::quantize(fp, model::calibrate(fp, o), o);
-  }();
-  return q;
-}
+using test::tiny_model;
 
 struct Outcome {
   runtime::RunResult r;

@@ -15,6 +15,7 @@
 #include "mpi/cluster.hpp"
 #include "runtime/chip_meter.hpp"
 #include "runtime/llama_run.hpp"
+#include "tiny_model.hpp"
 #include "weights/qmodel_io.hpp"
 #include "weights/synthetic.hpp"
 
@@ -22,15 +23,7 @@ using namespace mcuemu;
 
 namespace {
 
-const weights::QLlamaModel &tiny_model() {
-  static const weights::QLlamaModel q = [] {
-    const auto fp = weights::synthetic_llama(weights::config_by_name("tinyllama-tiny"), 7);
-    model::QuantizeOptions o;
-    o.calib_tokens = 16;
-    return model::quantize(fp, model::calibrate(fp, o), o);
-  }();
-  return q;
-}
+using test::tiny_model;
 
 runtime::RunResult run_on(MPI_Comm comm, int *rank_out, mpi::AllreduceAlgo algo,
                           chip::Chip **chip_out = nullptr, runtime::RunConfig rc = {}) {
