@@ -29,7 +29,7 @@ cp experiments/hw/*.ini "$corpus/profile/"
 # the seeds (model seeds are a few tens of KB).
 # ASan: leaks are reported at the end of each run (detect_leaks=1). LSan: HDF5 keeps its free
 # lists and global tables until exit, hence its suppressions.
-export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0"
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0:intercept_tls_get_addr=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$MCUEMU_ROOT/tests/sanitizers/lsan.supp:print_suppressions=0"
 found=0

@@ -85,9 +85,7 @@ assert all(x > 0 for x in exchanges) and not any(r["settle_exchanges"] for r in 
 print(f"{sys.argv[3]}: batched and lock-step outputs identical ({exchanges[0]} settling exchanges)")
 PY
 }
-# (2 and 7 ranks, 7 uneven; tests/mpi/test_cost_only.cpp covers 8. Not 8 here: under the
-# sanitizers' preset LeakSanitizer's scan at exit crashes in `--cost-only` runs of 8 ranks on a
-# dynamic TLS block, "Tracer caught signal 11", with the code before batching too.)
+# (2 and 7 ranks, 7 uneven; tests/mpi/test_cost_only.cpp covers 8.)
 for N in 2 7; do
   same_outputs "batched ar N=$N" --model tinyllama-tiny --prompt-tokens 3 --tokens 100
   same_outputs "batched ar, traced, ring, int8 N=$N" --model tinyllama-tiny --tokens 9 \
