@@ -251,6 +251,47 @@ TEST(CostOnlyBatchedMeter, ClockBeforeSettleIsAnError) {
   EXPECT_EQ(chip.ledger().by_kind().at("ffn_allreduce").count, 1);
 }
 
+// Every chip takes part in every synchronisation, so every chip settles the same number: a chip
+// that kept another number is a bookkeeping error, reported on every rank (none is left waiting).
+TEST(CostOnlyBatchedMeter, ChipsWithDifferentNumbersOfSynchronisationsAreAnError) {
+  mpi::Cluster cluster(MPI_COMM_WORLD);
+  if (cluster.size() < 2) GTEST_SKIP() << "needs two ranks";
+  chip::Chip chip(cluster.rank(), chip::load_profile("gap9"));
+  const auto placement = chip::place_tensors(chip, {});
+  runtime::ChipMeter chip_meter(chip, placement);
+  runtime::BatchedMeter meter(cluster, 100);
+  meter.attach(&chip_meter);
+  for (int k = 0; k <= cluster.rank() % 2; ++k)
+    meter.sync_later(0, runtime::SyncKind::FfnAllreduce,
+                     cluster.allreduce_share(64, AllreduceAlgo::Tree));
+  try {
+    meter.settle();
+    ADD_FAILURE() << "no error";
+  } catch (const std::logic_error &e) {
+    EXPECT_NE(std::string(e.what()).find("different numbers of synchronisations"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Only a meter that settles synchronisations takes them for later; a traced chip records each op
+// at its clock, so it is never charged ahead of it.
+TEST(CostOnlyBatchedMeter, SyncLaterAndChargeAheadRefusedWhereTheyDoNotApply) {
+  mpi::Cluster self(MPI_COMM_SELF);
+  runtime::DeferredMeter deferred;
+  EXPECT_THROW(deferred.sync_later(0, runtime::SyncKind::FfnAllreduce,
+                                   self.allreduce_share(64, AllreduceAlgo::Tree)),
+               std::logic_error);
+  chip::Chip chip(0, chip::load_profile("gap9"));
+  const auto placement = chip::place_tensors(chip, {});
+  runtime::ChipMeter chip_meter(chip, placement);
+  runtime::Trace trace;
+  chip_meter.set_trace(&trace);
+  const auto c = chip_meter.nonlinear_op(0, runtime::Nonlinear::Add, 64);
+  EXPECT_THROW(chip_meter.charge_ahead(c), std::logic_error);
+  EXPECT_EQ(chip.ledger().now(), 0);
+}
+
 // The chip meter finds each call's price and ledger rows through guesses (the call that followed
 // the previous one last time); whatever the order of the calls, every charge must be the one
 // made by pricing the call directly.
