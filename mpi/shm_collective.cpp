@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -101,6 +102,16 @@ std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy p
   s->base_ = align_up(static_cast<std::byte *>(first));
   if (node_rank == 0) std::memset(s->base_, 0, bytes);
   MPI_Barrier(comm);
+#ifdef MADV_POPULATE_WRITE
+  // Map the whole window into this process now (one call) rather than a page fault at a time in
+  // the first rounds (11-16 us each on the reference VM). Best effort: an older kernel refuses.
+  {
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto lo = reinterpret_cast<uintptr_t>(first) & ~(page - 1);
+    const auto hi = (reinterpret_cast<uintptr_t>(s->base_) + bytes + page - 1) & ~(page - 1);
+    madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_POPULATE_WRITE);
+  }
+#endif
   // Like the doorbells' window, this one lives until MPI_Finalize (freeing it is collective).
   return s;
 }

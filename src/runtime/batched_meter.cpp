@@ -23,6 +23,7 @@ void BatchedMeter::sync(int, SyncKind, const mpi::CollectiveTiming &) {
 
 void BatchedMeter::sync_later(int layer, SyncKind kind, const mpi::CollectiveTiming &share) {
   if (!to_) return;
+  if (recording_) rec_.push_back({nullptr, nullptr, {}, 0, layer, kind, share});
   // g_1 = s + d_1 (s: the clock, every op before this batch charged); g_k = link_{k-1} + d_k.
   const int64_t gap = (pending_.empty() ? to_->clock() : pending_.back().share.link_cycles) + open_;
   pending_.push_back({layer, kind, share, ops_.size(), open_, gap});
@@ -101,6 +102,114 @@ int64_t BatchedMeter::clock() const {
   ops_.clear();
   open_ = 0;
   return to_->clock();
+}
+
+bool BatchedMeter::same_sync(const StepCall &x, const StepCall &y) {
+  const mpi::CollectiveTiming &a = x.share, &b = y.share;
+  return x.layer == y.layer && x.kind == y.kind && a.arrival == b.arrival && a.latest == b.latest &&
+         a.end == b.end && a.idle_cycles == b.idle_cycles && a.link_cycles == b.link_cycles &&
+         a.bytes_sent == b.bytes_sent && a.messages_sent == b.messages_sent;
+}
+
+bool BatchedMeter::derive(const std::vector<StepCall> &a, const std::vector<StepCall> &b, int pos) {
+  if (a.size() != b.size()) return false;
+  std::vector<StepCall> t(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].site != b[i].site) return false;
+    t[i] = a[i];
+    if (!a[i].site) {
+      if (!same_sync(a[i], b[i])) return false;
+      continue;
+    }
+    for (int f = 0; f < 4; ++f) {
+      if (a[i].shape[f] == b[i].shape[f]) continue;
+      if (b[i].shape[f] != a[i].shape[f] + 1) return false;
+      t[i].moves |= static_cast<uint8_t>(1u << f);
+      t[i].shape[f] = a[i].shape[f] - pos;
+    }
+  }
+  for (StepCall &c : t)  // the fixed shapes' prices, kept for good
+    if (c.site && !c.moves)
+      c.priced = to_->charge_of(c.site, static_cast<int>(c.shape[0]), static_cast<int>(c.shape[1]),
+                                static_cast<int>(c.shape[2]), c.shape[3], true)
+                     .priced;
+  tmpl_ = std::move(t);
+  return true;
+}
+
+bool BatchedMeter::follows_template(const std::vector<StepCall> &rec, int pos) const {
+  if (rec.size() != tmpl_.size()) return false;
+  for (size_t i = 0; i < rec.size(); ++i) {
+    const StepCall &t = tmpl_[i];
+    if (rec[i].site != t.site) return false;
+    if (!t.site) {
+      if (!same_sync(rec[i], t)) return false;
+      continue;
+    }
+    for (int f = 0; f < 4; ++f)
+      if (rec[i].shape[f] != (t.moves >> f & 1 ? pos + t.shape[f] : t.shape[f])) return false;
+  }
+  return true;
+}
+
+bool BatchedMeter::begin_step(int pos, int token) {
+  if (!steps_on_ || !to_ || replay_) return false;  // (with a trace, ops are kept, not replayed)
+  if (recording_) throw std::logic_error("BatchedMeter: begin_step inside a step");
+  if (have_tmpl_ && verified_ && token == tmpl_token_ && since_check_ + 1 < kCheckEvery) {
+    replay_step(pos);
+    ++since_check_;
+    ++replayed_;
+    return true;
+  }
+  recording_ = true;
+  rec_.clear();
+  rec_pos_ = pos;
+  rec_token_ = token;
+  return false;
+}
+
+void BatchedMeter::end_step() {
+  if (!recording_) return;
+  recording_ = false;
+  if (have_tmpl_ && rec_token_ == tmpl_token_) {
+    if (follows_template(rec_, rec_pos_)) {
+      verified_ = true;
+      since_check_ = 0;
+      return;
+    }
+    if (verified_)
+      throw std::logic_error(fmt::format(
+          "cost-only step replay: the step at position {} made other calls than the steps "
+          "replayed before it (a bug; MCUEMU_COST_ONLY_REPLAY=off walks every step)",
+          rec_pos_));
+    have_tmpl_ = false;
+  }
+  if (have_prev_ && prev_token_ == rec_token_ && rec_pos_ == prev_pos_ + 1 &&
+      derive(prev_, rec_, prev_pos_)) {
+    have_tmpl_ = true;
+    verified_ = false;
+    tmpl_token_ = rec_token_;
+  }
+  std::swap(prev_, rec_);
+  prev_pos_ = rec_pos_;
+  prev_token_ = rec_token_;
+  have_prev_ = true;
+}
+
+void BatchedMeter::replay_step(int pos) {
+  for (const StepCall &c : tmpl_) {
+    if (!c.site) {
+      sync_later(c.layer, c.kind, c.share);
+    } else if (!c.moves) {
+      add({c.site, c.priced});
+    } else {
+      std::array<int64_t, 4> s = c.shape;
+      for (int f = 0; f < 4; ++f)
+        if (c.moves >> f & 1) s[f] += pos;
+      add(to_->charge_of(c.site, static_cast<int>(s[0]), static_cast<int>(s[1]),
+                         static_cast<int>(s[2]), s[3], false));
+    }
+  }
 }
 
 }  // namespace mcuemu::runtime

@@ -32,6 +32,7 @@
 // synchronisation of a batch, and with a trace 16 bytes per op.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -62,19 +63,20 @@ class BatchedMeter final : public Meter {
     ops_.clear();
     pending_.clear();
     open_ = 0;
+    recording_ = have_prev_ = have_tmpl_ = verified_ = false;
   }
 
   void linear(int l, const std::string &w, int t, int o, int i) override {
-    if (to_) add(to_->linear_op(l, w, t, o, i));
+    if (to_) add(to_->linear_op(l, w, t, o, i), t, o, i, 0);
   }
   void linear_partial(int l, const std::string &w, int t, int o, int i) override {
-    if (to_) add(to_->linear_partial_op(l, w, t, o, i));
+    if (to_) add(to_->linear_partial_op(l, w, t, o, i), t, o, i, 0);
   }
   void matmul(int l, const char *op, int M, int N, int K) override {
-    if (to_) add(to_->matmul_op(l, op, M, N, K));
+    if (to_) add(to_->matmul_op(l, op, M, N, K), M, N, K, 0);
   }
   void nonlinear(int l, Nonlinear k, int64_t n) override {
-    if (to_) add(to_->nonlinear_op(l, k, n));
+    if (to_) add(to_->nonlinear_op(l, k, n), 0, 0, 0, n);
   }
   // Not for this meter (std::logic_error): the chip hands it sync_later() instead.
   void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override;
@@ -90,6 +92,22 @@ class BatchedMeter final : public Meter {
   void settle();
   int64_t exchanges() const { return exchanges_; }  // max-reductions so far
 
+  // Step replay (Meter::begin_step), without a trace only. The chip's steps of one token are
+  // recorded (each call's site and shape, each synchronisation's share); two consecutive steps
+  // with the same token and the same calls, every shape equal or one larger, give the template
+  // of a step: each shape field constant or the step's position plus a constant. A third
+  // recorded step must match the template before any step is replayed, and every
+  // kCheckEvery-th step after that is recorded again and checked (a mismatch then is a
+  // std::logic_error: the chip's calls no longer follow the template). A replayed step makes
+  // exactly the calls the chip would make, in its order, with the same prices: the ledger, the
+  // clock and every figure are those of a run without replay (tests/mpi/test_cost_only.cpp).
+  // Off: every step is walked (MCUEMU_COST_ONLY_REPLAY=off, for comparison).
+  static constexpr int64_t kCheckEvery = 64;
+  void set_step_replay(bool on) { steps_on_ = on; }
+  bool begin_step(int pos, int token) override;
+  void end_step() override;
+  int64_t replayed_steps() const { return replayed_; }
+
  private:
   void add(const ChipMeter::Charge &c) {
     if (replay_)
@@ -98,6 +116,33 @@ class BatchedMeter final : public Meter {
       to_->charge_ahead(c);
     open_ += c.cycles();
   }
+  void add(const ChipMeter::Charge &c, int a, int b, int d, int64_t n) {
+    if (recording_) rec_.push_back({c.site, nullptr, {a, b, d, n}, 0, 0, {}, {}});
+    add(c);
+  }
+  // A call of a recorded step: an op (site) or a synchronisation (site == nullptr). In the
+  // template, bit f of `moves` set means shape[f] is the step's position plus shape[f], and an
+  // op whose shape does not move has its price (kept for the meter's life) in `priced`.
+  struct StepCall {
+    ChipMeter::Site *site = nullptr;
+    const ChipMeter::Priced *priced = nullptr;
+    std::array<int64_t, 4> shape{};  // a, b, c, elements (ChipMeter::charge_of)
+    uint8_t moves = 0;
+    int layer = 0;
+    SyncKind kind{};
+    mpi::CollectiveTiming share{};
+  };
+  static bool same_sync(const StepCall &x, const StepCall &y);
+  // The template from steps a (at position pos) and b (at pos + 1); false if they do not fit one.
+  bool derive(const std::vector<StepCall> &a, const std::vector<StepCall> &b, int pos);
+  bool follows_template(const std::vector<StepCall> &rec, int pos) const;
+  void replay_step(int pos);
+  bool steps_on_ = true;
+  bool recording_ = false;
+  std::vector<StepCall> rec_, prev_, tmpl_;
+  int rec_pos_ = 0, rec_token_ = 0, prev_pos_ = 0, prev_token_ = 0, tmpl_token_ = 0;
+  bool have_prev_ = false, have_tmpl_ = false, verified_ = false;
+  int64_t since_check_ = 0, replayed_ = 0;
   // The ops of a batch, in chunks of populated memory (populated.hpp) kept for the next batches:
   // growing copies nothing, and once the first batch is through no page is new.
   class OpLog {

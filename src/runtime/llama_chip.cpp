@@ -346,6 +346,14 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
   if (start < 0 || start + S > context_)
     throw std::invalid_argument(fmt::format("positions {}..{} outside the context 0..{}", start,
                                             start + S - 1, context_ - 1));
+  // Cost-only, one token: the meter may make this step's calls itself, from the steps it
+  // recorded (BatchedMeter's step replay); the chip's counters then move as in the steps before.
+  const bool step = S == 1 && meter_.settles_syncs();
+  if (step && meter_.begin_step(start, tokens[0])) {
+    stats_ += step_stats_;
+    return placeholder_token_;
+  }
+  const RunStats before = stats_;
   embed(tokens);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     attention(l, start, S);
@@ -386,6 +394,10 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
   ++stats_.edge_exchanges;
   stats_.tokens += S;
   ++stats_.forwards;
+  if (step) {
+    meter_.end_step();
+    step_stats_ = stats_ - before;
+  }
   return static_cast<int>(best_index);
 }
 

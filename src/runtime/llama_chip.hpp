@@ -57,6 +57,24 @@ struct RunStats {
   int64_t edge_exchanges = 0;           // embedding broadcasts + arg-max reductions
   int64_t tokens = 0;                   // rows run (prompt tokens count one each)
   int64_t forwards = 0;                 // forward() calls: one per step, one per prompt
+
+  RunStats &operator+=(const RunStats &o) {
+    for (int i = 0; i < 2; ++i) syncs_per_block[i] += o.syncs_per_block[i];
+    block_syncs += o.block_syncs;
+    edge_exchanges += o.edge_exchanges;
+    tokens += o.tokens;
+    forwards += o.forwards;
+    return *this;
+  }
+  RunStats operator-(const RunStats &o) const {
+    RunStats d = *this;
+    for (int i = 0; i < 2; ++i) d.syncs_per_block[i] -= o.syncs_per_block[i];
+    d.block_syncs -= o.block_syncs;
+    d.edge_exchanges -= o.edge_exchanges;
+    d.tokens -= o.tokens;
+    d.forwards -= o.forwards;
+    return d;
+  }
 };
 
 // How partial sums cross the link at the two block synchronisations.
@@ -148,6 +166,7 @@ class LlamaChip {
   std::vector<int8_t> x_, xn_, q_, k_, v_, att_, h1_, h3_, g_, delta_, scores8_, probs_;
   std::vector<int32_t> acc_, acc_ffn_, part_, scores32_, av32_, logits_;
   RunStats stats_;
+  RunStats step_stats_;  // what the last step walked added (a replayed step adds the same)
 };
 
 }  // namespace mcuemu::runtime

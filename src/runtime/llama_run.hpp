@@ -27,6 +27,10 @@ namespace mcuemu::runtime {
 enum class CostOnlySync { Batched, LockStep };
 // From MCUEMU_COST_ONLY_SYNC (unset or empty: Batched). Throws on anything else.
 CostOnlySync cost_only_sync_from_env();
+// Whether a batched cost-only run replays its steps (BatchedMeter::begin_step): from
+// MCUEMU_COST_ONLY_REPLAY (unset, empty or "on": yes; "off": every step is walked, for
+// comparison). The simulated results are identical. Throws on anything else.
+bool cost_only_replay_from_env();
 
 struct RunConfig {
   Trace *trace = nullptr;   // --trace: record every op of this chip (nullptr: off)
@@ -40,6 +44,7 @@ struct RunConfig {
   bool keep_step_logits = false;  // gather every step's logits on rank 0 (for --compare-fp32)
   CostOnlySync cost_only_sync = CostOnlySync::Batched;        // cost-only runs only
   int syncs_per_batch = BatchedMeter::kDefaultSyncsPerBatch;  // CostOnlySync::Batched
+  bool step_replay = true;                                    // CostOnlySync::Batched
 };
 
 // The prompt of a run: P token ids from the seed (deterministic, the same on every rank).
@@ -55,7 +60,9 @@ struct HostTimes {
   int64_t mpi_transfer_ns = 0;  // posting, copying and combining messages
   int64_t bookkeeping_ns = 0;   // pricing ops, the cost ledger, tracing
   int64_t messages = 0, sleeps = 0;
+  int64_t page_faults = 0;  // the run thread's minor page faults (new memory, code touched first)
   int64_t settle_exchanges = 0;  // cost-only, batched: max-reductions that settled the clocks
+  int64_t replayed_steps = 0;    // cost-only, batched: steps the meter replayed (begin_step)
 };
 nlohmann::json host_json(const HostTimes &h);
 

@@ -54,6 +54,14 @@ class Meter {
   // sync(). allreduce() and broadcast() below do the one or the other.
   virtual bool settles_syncs() const { return false; }
   virtual void sync_later(int layer, SyncKind kind, const mpi::CollectiveTiming &share);
+
+  // Step replay, for a meter that settles synchronisations itself (cost-only runs): one step
+  // (a forward of one token at position `pos`) makes the same calls as the step before, the
+  // attention's shapes one position longer. The chip calls begin_step before a step's calls;
+  // true means the meter has made that step's calls itself from the steps it recorded
+  // (BatchedMeter), and the chip makes none. Otherwise the chip makes them and calls end_step.
+  virtual bool begin_step(int /*pos*/, int /*token*/) { return false; }
+  virtual void end_step() {}
 };
 
 // A synchronisation as a chip meets it: the collective over `cluster` (data moved, its timing

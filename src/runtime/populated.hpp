@@ -34,6 +34,14 @@ inline void free_populated(void *p, std::size_t bytes) {
     ::operator delete(p);
 }
 
+// Makes about `bytes` of the heap present now, so that the small allocations that follow
+// (operator new below malloc's mmap threshold: map nodes, strings) take pages already there
+// instead of faulting them in one by one: the heap is grown by blocks of 64 KB, made present
+// with one madvise(MADV_POPULATE_WRITE), and handed back to malloc, which keeps them (its trim
+// threshold is raised above them). Best effort: on a kernel without MADV_POPULATE_WRITE the
+// pages come one fault at a time later, as without it.
+void reserve_heap(std::size_t bytes);
+
 // A std::allocator that takes its memory from allocate_populated (for std::vector).
 template <class T>
 struct PopulatedAllocator {

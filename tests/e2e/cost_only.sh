@@ -82,7 +82,15 @@ if a != b:
     sys.exit(f"FAIL {sys.argv[3]}: the summaries differ between batched and lock-step")
 exchanges = [r["settle_exchanges"] for r in wa["ranks"]]
 assert all(x > 0 for x in exchanges) and not any(r["settle_exchanges"] for r in wb["ranks"]), exchanges
-print(f"{sys.argv[3]}: batched and lock-step outputs identical ({exchanges[0]} settling exchanges)")
+# Untraced autoregressive runs replay their decode steps (BatchedMeter::begin_step); traced and
+# prompt-mode runs walk every step.
+replayed = [r["replayed_steps"] for r in wa["ranks"]]
+if sys.argv[3].startswith("batched ar N"):
+    assert all(x > 0 for x in replayed), replayed
+else:
+    assert not any(replayed), replayed
+print(f"{sys.argv[3]}: batched and lock-step outputs identical ({exchanges[0]} settling "
+      f"exchanges, {replayed[0]} steps replayed)")
 PY
 }
 # (2 and 7 ranks, 7 uneven; tests/mpi/test_cost_only.cpp covers 8.)
@@ -98,3 +106,8 @@ out=$(MCUEMU_COST_ONLY_SYNC=lockstop mpiexec -n 2 --oversubscribe "$bin" run --w
 n=$(grep -c "error: MCUEMU_COST_ONLY_SYNC=lockstop: expected batched or lockstep" <<<"$out")
 [ "$n" = 1 ] || { echo "FAIL: $n error lines for a bad MCUEMU_COST_ONLY_SYNC:"; echo "$out"; exit 1; }
 echo "a bad MCUEMU_COST_ONLY_SYNC: one error line"
+out=$(MCUEMU_COST_ONLY_REPLAY=maybe mpiexec -n 2 --oversubscribe "$bin" run --weights q.h5 \
+      --model tinyllama-tiny --cost-only -q --out bad 2>&1) && { echo "FAIL: no error"; exit 1; }
+n=$(grep -c "error: MCUEMU_COST_ONLY_REPLAY=maybe: expected on or off" <<<"$out")
+[ "$n" = 1 ] || { echo "FAIL: $n error lines for a bad MCUEMU_COST_ONLY_REPLAY:"; echo "$out"; exit 1; }
+echo "a bad MCUEMU_COST_ONLY_REPLAY: one error line"

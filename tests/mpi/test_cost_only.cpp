@@ -105,6 +105,25 @@ nlohmann::json costs_json(const Outcome &o) {
   return j;
 }
 
+// Two runs' results, every chip's ledger and its summary, number for number.
+void expect_same(const Outcome &x, const Outcome &y) {
+  const auto &a = x.r, &b = y.r;
+  EXPECT_EQ(a.prompt, b.prompt);
+  EXPECT_EQ(a.generated, b.generated);
+  EXPECT_EQ(a.prefill_cycles, b.prefill_cycles);
+  EXPECT_EQ(a.end_cycles, b.end_cycles);
+  expect_same(a.prefill_energy, b.prefill_energy, "prefill energy");
+  expect_same(a.total_energy, b.total_energy, "total energy");
+  EXPECT_EQ(a.block_syncs, b.block_syncs);
+  EXPECT_EQ(a.edge_exchanges, b.edge_exchanges);
+  EXPECT_EQ(a.tokens_run, b.tokens_run);
+  EXPECT_EQ(a.forwards, b.forwards);
+  EXPECT_EQ(a.syncs_per_block_attn, b.syncs_per_block_attn);
+  EXPECT_EQ(a.syncs_per_block_ffn, b.syncs_per_block_ffn);
+  expect_same(x.chip->ledger(), y.chip->ledger());
+  EXPECT_EQ(costs_json(x), costs_json(y));
+}
+
 struct Case {
   const char *name;
   const char *model;
@@ -144,17 +163,7 @@ TEST_P(CostOnlyBatched, EveryFigureEqualsTheLockStepRun) {
   const auto batched = run(model, rc, c.trace);
 
   const auto &a = batched->r, &b = lock->r;
-  EXPECT_EQ(a.prompt, b.prompt);
-  EXPECT_EQ(a.generated, b.generated);
-  EXPECT_EQ(a.prefill_cycles, b.prefill_cycles);
-  EXPECT_EQ(a.end_cycles, b.end_cycles);
-  expect_same(a.prefill_energy, b.prefill_energy, "prefill energy");
-  expect_same(a.total_energy, b.total_energy, "total energy");
-  EXPECT_EQ(a.block_syncs, b.block_syncs);
-  EXPECT_EQ(a.edge_exchanges, b.edge_exchanges);
-  EXPECT_EQ(a.tokens_run, b.tokens_run);
-  expect_same(batched->chip->ledger(), lock->chip->ledger());
-  EXPECT_EQ(costs_json(*batched), costs_json(*lock));
+  expect_same(*batched, *lock);
   if (c.trace) {
     const double f = batched->chip->profile().freq_mhz;
     const auto x = batched->trace.events_json(batched->rank, f);
@@ -216,6 +225,72 @@ TEST(CostOnlyBatchedVsFullRun, PromptModeLedgerIsTheFullRunsOnEveryChip) {
 
 // A chip that computes moves data at every collective: a meter that settles synchronisations
 // later is refused for it.
+// Step replay (BatchedMeter::begin_step): after a few recorded steps the meter makes each
+// decode step's calls itself. Over more steps than the check period (so that steps are walked
+// and checked again between replayed ones), every figure of every chip must be the one of the
+// run that walks every step; and most steps must have been replayed.
+TEST(CostOnlyStepReplay, EveryFigureEqualsTheRunThatWalksEveryStep) {
+  const auto model = config_only("tinyllama-42m");
+  for (const int batch : {kDefault, 5}) {
+    runtime::RunConfig rc;
+    rc.prompt_tokens = 2;
+    rc.tokens = 2 * runtime::BatchedMeter::kCheckEvery + 7;
+    rc.syncs_per_batch = batch;
+    rc.step_replay = false;
+    const auto walked = run(model, rc, false);
+    rc.step_replay = true;
+    const auto replayed = run(model, rc, false);
+    const auto &a = replayed->r, &b = walked->r;
+    expect_same(*replayed, *walked);
+    EXPECT_EQ(a.host.settle_exchanges, b.host.settle_exchanges);
+    EXPECT_EQ(b.host.replayed_steps, 0);
+    // Three decode steps recorded before the first replay, one in every kCheckEvery after it.
+    EXPECT_GE(a.host.replayed_steps,
+              rc.tokens - 3 - rc.tokens / runtime::BatchedMeter::kCheckEvery);
+    EXPECT_LT(a.host.replayed_steps, rc.tokens - 3);
+  }
+}
+
+// The meter replays only what it has seen: a template from two steps, confirmed by a third,
+// then steps replayed; a checked step whose calls leave the template is an error (a bug in the
+// chip's schedule), never a silently wrong ledger.
+TEST(CostOnlyStepReplay, LearnsFromStepsAndRefusesAStepThatLeavesTheTemplate) {
+  mpi::Cluster self(MPI_COMM_SELF);
+  chip::Chip chip(0, chip::load_profile("gap9"));
+  const auto placement = chip::place_tensors(chip, {});
+  runtime::ChipMeter chip_meter(chip, placement);
+  runtime::BatchedMeter meter(self, 1000);
+  meter.attach(&chip_meter);
+  const auto share = self.allreduce_share(64, AllreduceAlgo::Tree);
+  // One step at position pos: an op of fixed shape, one that grows with pos, a synchronisation.
+  auto walk = [&](int pos, int64_t fixed) {
+    meter.nonlinear(0, runtime::Nonlinear::Add, fixed);
+    meter.matmul(0, "qk", 1, pos + 1, 64);
+    meter.sync_later(0, runtime::SyncKind::FfnAllreduce, share);
+  };
+  int pos = 0;
+  for (; pos < 3; ++pos) {  // recorded: the template, then its confirmation
+    ASSERT_FALSE(meter.begin_step(pos, 7)) << pos;
+    walk(pos, 64);
+    meter.end_step();
+  }
+  EXPECT_FALSE(meter.begin_step(pos, 8)) << "another token: not this template";
+  walk(pos, 64);
+  meter.end_step();
+  ++pos;
+  for (; pos < 10; ++pos) ASSERT_TRUE(meter.begin_step(pos, 7)) << pos;
+  EXPECT_EQ(meter.replayed_steps(), 6);
+  meter.settle();
+  // Every call of every step, replayed or walked, is in the ledger.
+  EXPECT_EQ(chip.ledger().by_kind().at("add").count, 10);
+  EXPECT_EQ(chip.ledger().by_kind().at("qk").count, 10);
+  EXPECT_EQ(chip.ledger().by_kind().at("ffn_allreduce").count, 10);
+  // Steps are walked again and checked every kCheckEvery: one that leaves the template throws.
+  while (meter.begin_step(pos, 7)) ++pos;
+  walk(pos, 65);
+  EXPECT_THROW(meter.end_step(), std::logic_error);
+}
+
 TEST(CostOnlyBatchedMeter, RefusedForAChipThatComputes) {
   mpi::Cluster self(MPI_COMM_SELF);
   runtime::BatchedMeter meter(self);
