@@ -48,6 +48,7 @@ struct CollectiveTiming {
   int64_t link_cycles = 0;  // end - latest
   int64_t bytes_sent = 0;   // payload bytes this chip put on its link
   int messages_sent = 0;
+  bool operator==(const CollectiveTiming &) const = default;
 };
 
 // Host wall-clock spent in this rank's collectives (for the host-speed breakdown; it never

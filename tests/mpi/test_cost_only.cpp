@@ -285,6 +285,12 @@ TEST(CostOnlyStepReplay, LearnsFromStepsAndRefusesAStepThatLeavesTheTemplate) {
   EXPECT_EQ(chip.ledger().by_kind().at("add").count, 10);
   EXPECT_EQ(chip.ledger().by_kind().at("qk").count, 10);
   EXPECT_EQ(chip.ledger().by_kind().at("ffn_allreduce").count, 10);
+  // A step begun inside another (no end_step) is a bug in the caller.
+  ASSERT_FALSE(meter.begin_step(pos, 8)) << "another token: recorded";
+  EXPECT_THROW(meter.begin_step(pos, 8), std::logic_error);
+  walk(pos, 64);
+  meter.end_step();
+  ++pos;
   // Steps are walked again and checked every kCheckEvery: one that leaves the template throws.
   while (meter.begin_step(pos, 7)) ++pos;
   walk(pos, 65);
