@@ -16,6 +16,7 @@
 // once per byte moved (e.g. by the sender); a receiver charges its transfer time with bytes = 0.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -92,6 +93,23 @@ class Ledger {
   void charge_ahead(const Delta &delta, Account &account);
   void advance_clock(std::int64_t cycles);
 
+  // Ops charged ahead again and again in one order (a cost-only run's replayed decode steps):
+  // each prepared once (its delta's totals and its account's rows found), then charged as a
+  // run. charge_ahead(ops, n) does exactly charge_ahead(delta_i, account_i) for i = 0 .. n-1:
+  // the same numbers added to the same rows in the same order, without a call for each. A
+  // Prepared points to the delta and into this ledger's rows (std::map nodes, which stay put):
+  // the delta must outlive it and may change between runs (a price that changes each step, kept
+  // in one place). charge_ahead(ops, n) throws, before it charges any, as charge_ahead does for a
+  // delta with idle or link energy and for an op prepared by another ledger; prepare_ahead for
+  // an account without a label.
+  struct Prepared {
+    const Delta *delta = nullptr;
+    LedgerTotals *kind_row = nullptr, *layer_row = nullptr;
+    const Ledger *owner = nullptr;
+  };
+  Prepared prepare_ahead(const Delta &delta, Account &account);
+  void charge_ahead(const Prepared *ops, std::size_t n);
+
   // Busy time without per-event energy (e.g. a host-side step that occupies the cluster).
   void advance_busy(std::int64_t cycles, std::string_view label, int layer = kNoLayer);
   // Waiting time at idle power.
@@ -120,6 +138,7 @@ class Ledger {
  private:
   void record(std::string_view label, int layer, const LedgerTotals &delta);
   void record(Account &account, const LedgerTotals &delta);  // the same rows, found once
+  void find_rows(Account &account);                          // at an account's first charge here
   // charge(delta, account) but the clock.
   void charge_ahead_of_clock(const Delta &delta, Account &account);
   // What a wait or link time adds (and its clock and counters moved).

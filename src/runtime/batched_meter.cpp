@@ -131,7 +131,72 @@ bool BatchedMeter::derive(const std::vector<StepCall> &a, const std::vector<Step
                                 static_cast<int>(c.shape[2]), c.shape[3], true)
                      .priced;
   tmpl_ = std::move(t);
+  compile(pos);
   return true;
+}
+
+void BatchedMeter::compile(int pos) {
+  prog_.clear();
+  prepared_.clear();
+  groups_.clear();
+  moving_.clear();
+  auto at = [](const std::array<int64_t, 4> &shape, uint8_t moves, int p) {
+    std::array<int64_t, 4> s = shape;
+    for (int f = 0; f < 4; ++f)
+      if (moves >> f & 1) s[f] += p;
+    return s;
+  };
+  // The moving ops' groups: one price at two positions means one price at every position (each
+  // key field is a shape field, constant or the position plus a constant). groups_ does not
+  // grow after this, so the prepared ops may point into it.
+  std::vector<uint32_t> group_of(tmpl_.size(), 0);
+  for (size_t i = 0; i < tmpl_.size(); ++i) {
+    const StepCall &c = tmpl_[i];
+    if (!c.site || !c.moves) continue;
+    size_t g = 0;
+    for (; g < groups_.size(); ++g) {
+      const Group &x = groups_[g];
+      if (ChipMeter::same_price(*x.site, at(x.shape, x.moves, 0), *c.site,
+                                at(c.shape, c.moves, 0)) &&
+          ChipMeter::same_price(*x.site, at(x.shape, x.moves, 1), *c.site, at(c.shape, c.moves, 1)))
+        break;
+    }
+    if (g == groups_.size()) groups_.push_back({c.site, c.shape, c.moves, {}});
+    group_of[i] = static_cast<uint32_t>(g);
+  }
+  price_groups(pos);
+  for (size_t i = 0; i < tmpl_.size(); ++i) {
+    const StepCall &c = tmpl_[i];
+    if (!c.site) {
+      prog_.push_back({true, static_cast<uint32_t>(i)});
+      continue;
+    }
+    if (prog_.empty() || prog_.back().sync)
+      prog_.push_back({false, static_cast<uint32_t>(prepared_.size()), 0,
+                       static_cast<uint32_t>(moving_.size()), 0, 0});
+    Piece &run = prog_.back();
+    if (c.moves) {
+      prepared_.push_back(to_->prepare_ahead({c.site, &groups_[group_of[i]].priced}));
+      moving_.push_back(group_of[i]);
+      ++run.moving_n;
+    } else {
+      prepared_.push_back(to_->prepare_ahead({c.site, c.priced}));
+      run.fixed_cycles += c.priced->delta.totals.cycles;
+    }
+    ++run.n;
+  }
+}
+
+void BatchedMeter::price_groups(int pos) {
+  for (Group &g : groups_) {
+    std::array<int64_t, 4> s = g.shape;
+    for (int f = 0; f < 4; ++f)
+      if (g.moves >> f & 1) s[f] += pos;
+    // Copied at once: a passing price is kept for a while only (ChipMeter::Charge).
+    g.priced = *to_->charge_of(g.site, static_cast<int>(s[0]), static_cast<int>(s[1]),
+                               static_cast<int>(s[2]), s[3], false)
+                    .priced;
+  }
 }
 
 bool BatchedMeter::follows_template(const std::vector<StepCall> &rec, int pos) const {
@@ -194,18 +259,19 @@ void BatchedMeter::end_step() {
 }
 
 void BatchedMeter::replay_step(int pos) {
-  for (const StepCall &c : tmpl_) {
-    if (!c.site) {
+  price_groups(pos);
+  for (const Piece &p : prog_) {
+    if (p.sync) {
+      const StepCall &c = tmpl_[p.first];
       sync_later(c.layer, c.kind, c.share);
-    } else if (!c.moves) {
-      add({c.site, c.priced});
-    } else {
-      std::array<int64_t, 4> s = c.shape;
-      for (int f = 0; f < 4; ++f)
-        if (c.moves >> f & 1) s[f] += pos;
-      add(to_->charge_of(c.site, static_cast<int>(s[0]), static_cast<int>(s[1]),
-                         static_cast<int>(s[2]), s[3], false));
+      continue;
     }
+    // What add() does for each op of the run, in one go.
+    int64_t cycles = p.fixed_cycles;
+    for (uint32_t k = 0; k < p.moving_n; ++k)
+      cycles += groups_[moving_[p.moving_first + k]].priced.delta.totals.cycles;
+    to_->charge_ahead(prepared_.data() + p.first, p.n);
+    open_ += cycles;
   }
 }
 

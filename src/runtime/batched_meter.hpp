@@ -137,6 +137,31 @@ class BatchedMeter final : public Meter {
   bool derive(const std::vector<StepCall> &a, const std::vector<StepCall> &b, int pos);
   bool follows_template(const std::vector<StepCall> &rec, int pos) const;
   void replay_step(int pos);
+  // The template as the replay walks it (compile()). Every op of the template is prepared once
+  // (chip::Ledger::prepare_ahead) in call order, and the ops between two synchronisations are
+  // charged as one run. A fixed op's price is kept for the meter's life; the ops whose shapes
+  // move fall in groups of one price at every position (the attention's shapes recur in every
+  // layer), and each group's price is found once per step, at the step's position, into the
+  // group's own place, where the prepared ops of the group point.
+  struct Group {
+    ChipMeter::Site *site = nullptr;  // and shape, moves: the group's first call
+    std::array<int64_t, 4> shape{};
+    uint8_t moves = 0;
+    ChipMeter::Priced priced{};  // at the step being replayed
+  };
+  struct Piece {
+    bool sync = false;          // tmpl_[first] is a synchronisation; else a run of ops:
+    uint32_t first = 0, n = 0;  //   prepared_[first, first + n)
+    uint32_t moving_first = 0;  //   and the groups of its moving ops,
+    uint32_t moving_n = 0;      //   moving_[moving_first, moving_first + moving_n)
+    int64_t fixed_cycles = 0;   //   the cycles of its fixed ops
+  };
+  void compile(int pos);       // at the template's position (any would do)
+  void price_groups(int pos);  // each group's price at `pos`
+  std::vector<Piece> prog_;
+  std::vector<chip::Ledger::Prepared> prepared_;
+  std::vector<Group> groups_;
+  std::vector<uint32_t> moving_;
   bool steps_on_ = true;
   bool recording_ = false;
   std::vector<StepCall> rec_, prev_, tmpl_;

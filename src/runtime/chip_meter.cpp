@@ -61,6 +61,14 @@ ChipMeter::ChipMeter(chip::Chip &chip, const chip::Placement &placement) : chip_
   for (const auto &a : placement.tensors) level_[a.name] = a.level;
   for (const auto &a : placement.tensors)
     if (a.tag == chip::Tag::kv_cache) kv_level_ = a.level;
+  // The price store's first memory, made here at setup rather than at the first prices in the
+  // run loop: populated memory is mapped a page at a time by the kernel (~2 us a page on the
+  // reference VM, and each page counted as a minor fault by getrusage: the 28 per chip that
+  // host_wall's page_faults showed in every run loop until session 6).
+  price_chunks_.push_back(std::make_unique<PriceChunk>());
+  passing_.resize(kPassingSets);
+  price_table_.assign(256, {});
+  pushed_out_.assign(kPushedOutBits / 64, 0);
 }
 
 ChipMeter::Charge ChipMeter::linear_op(int layer, const std::string &weight, int tokens, int out,
@@ -338,6 +346,16 @@ void ChipMeter::charge(const Charge &c) {
 void ChipMeter::charge_ahead(const Charge &c) {
   if (trace_) throw std::logic_error("a traced chip charges every op at its clock");
   chip_.ledger().charge_ahead(c.priced->delta, c.site->account);
+}
+
+chip::Ledger::Prepared ChipMeter::prepare_ahead(const Charge &c) {
+  if (trace_) throw std::logic_error("a traced chip charges every op at its clock");
+  return chip_.ledger().prepare_ahead(c.priced->delta, c.site->account);
+}
+
+void ChipMeter::charge_ahead(const chip::Ledger::Prepared *ops, size_t n) {
+  if (trace_) throw std::logic_error("a traced chip charges every op at its clock");
+  chip_.ledger().charge_ahead(ops, n);
 }
 
 void ChipMeter::charge_traced(const Charge &ch, nlohmann::json shape) {

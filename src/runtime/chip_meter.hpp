@@ -90,6 +90,11 @@ class ChipMeter final : public Meter {
   // synchronisations later. Not when tracing (std::logic_error): the trace records each op at
   // its clock, with the energy the chip has used by then.
   void charge_ahead(const Charge &c);
+  // The same for ops charged again and again in one order (chip::Ledger::prepare_ahead): a
+  // Charge whose price is kept for the meter's life (keep_prices, or charge_of(..., true)),
+  // prepared once, then charged as a run. Not when tracing either.
+  chip::Ledger::Prepared prepare_ahead(const Charge &c);
+  void charge_ahead(const chip::Ledger::Prepared *ops, size_t n);
   void advance_clock(int64_t cycles) { chip_.ledger().advance_clock(cycles); }
   // The charge of a call at `site` with this shape (a, b, c: tokens, out, in or M, N, K;
   // elements: a non-linear op's), priced exactly as the call itself would be: for a meter that
@@ -99,6 +104,14 @@ class ChipMeter final : public Meter {
     return {site, &price_for(*site, Shape{a, b, c, elements}, !keep)};
   }
   bool tracing() const { return trace_ != nullptr; }
+  // Whether calls at sites x and y with these shapes (a, b, c, elements) have one price.
+  static bool same_price(const Site &x, const std::array<int64_t, 4> &sx, const Site &y,
+                         const std::array<int64_t, 4> &sy) {
+    auto shape = [](const std::array<int64_t, 4> &v) {
+      return Shape{static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]), v[3]};
+    };
+    return key_of(x, shape(sx)) == key_of(y, shape(sy));
+  }
 
  private:
   struct Shape {

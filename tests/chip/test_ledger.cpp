@@ -1,6 +1,8 @@
 // Ledger: the clock, ns conversion, and energy terms that add up to the total.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "chip/chip.hpp"
@@ -150,20 +152,51 @@ TEST(Ledger, DeltaAndAccountChargeExactlyAsCharge) {
   EXPECT_THROW(b.ledger().charge(deltas[0], unnamed), ChipError);
 }
 
+// Two chips of one profile, four ops priced for them (three kinds, two layers) with an account
+// each per chip, and the ops' deltas: for tests that charge the chips two ways and compare.
+class LedgerPair : public ::testing::Test {
+ protected:
+  Chip a{0, load_profile("gap9", {}, test::hw_dir())}, b{0, a.profile()};
+  const CostModel &cm = a.cost();
+  std::vector<OpCost> ops = {
+      cm.price_gemv(512, 512, Level::L2), cm.price_eltwise(OpKind::softmax, 77),
+      cm.price_gemm(3, 64, 130, Level::L3, 4), cm.price_eltwise(OpKind::requant, 9)};
+  std::vector<Ledger::Account> acc_a = {{"wq", 0}, {"softmax", 0}, {"qk", 1}, {"requant", 1}};
+  std::vector<Ledger::Account> acc_b = acc_a;
+  std::vector<Ledger::Delta> deltas;
+  LedgerPair() {
+    for (const OpCost &c : ops) deltas.push_back(b.ledger().delta(c));
+  }
+};
+
+// Every field of a row, for comparisons bit for bit.
+std::pair<std::vector<double>, std::vector<int64_t>> fields(const LedgerTotals &t) {
+  std::vector<double> v = {t.energy.compute_pj, t.energy.link_pj, t.energy.active_pj,
+                           t.energy.idle_pj};
+  for (Level l : kAllLevels) v.push_back(t.energy.level_pj[l]);
+  std::vector<int64_t> n = {t.count, t.cycles, t.macs, t.elements, t.link_bytes};
+  for (Level l : kAllLevels) n.push_back(t.bytes[l]);
+  return {v, n};
+}
+
+// The ledgers of x and y hold the same numbers, row by row.
+void expect_same_rows(const Ledger &x, const Ledger &y) {
+  EXPECT_EQ(x.busy_cycles(), y.busy_cycles());
+  EXPECT_EQ(x.link_cycles(), y.link_cycles());
+  EXPECT_EQ(x.idle_cycles(), y.idle_cycles());
+  EXPECT_EQ(fields(x.total()), fields(y.total()));
+  ASSERT_EQ(x.by_kind().size(), y.by_kind().size());
+  for (const auto &[k, t] : x.by_kind())
+    EXPECT_EQ(fields(t), fields(y.by_kind().find(k)->second)) << k;
+  ASSERT_EQ(x.by_layer().size(), y.by_layer().size());
+  for (const auto &[l, t] : x.by_layer()) EXPECT_EQ(fields(t), fields(y.by_layer().at(l))) << l;
+}
+
 // Ops charged ahead of the clock, the clock moved later past them, and the waits and link time
 // charged in between at their clocks: the ledger is the one of charging everything in order,
 // every double the same bits.
-TEST(Ledger, ChargeAheadThenAdvanceEqualsChargingInOrder) {
-  Chip a(0, load_profile("gap9", {}, test::hw_dir())), b(0, a.profile());
-  const CostModel &cm = a.cost();
-  const OpCost ops[] = {cm.price_gemv(512, 512, Level::L2), cm.price_eltwise(OpKind::softmax, 77),
-                        cm.price_gemm(3, 64, 130, Level::L3, 4),
-                        cm.price_eltwise(OpKind::requant, 9)};
-  std::vector<Ledger::Account> acc_a = {{"wq", 0}, {"softmax", 0}, {"qk", 1}, {"requant", 1}};
-  std::vector<Ledger::Account> acc_b = acc_a;
+TEST_F(LedgerPair, ChargeAheadThenAdvanceEqualsChargingInOrder) {
   Ledger::Account idle_a("idle", 1), idle_b("idle", 1), link_a("sync", 1), link_b("sync", 1);
-  std::vector<Ledger::Delta> deltas;
-  for (const OpCost &c : ops) deltas.push_back(b.ledger().delta(c));
   for (int segment = 0; segment < 30; ++segment) {
     // A segment of ops, then a synchronisation: a wait for a later clock and link time.
     int64_t cycles = 0;
@@ -183,25 +216,52 @@ TEST(Ledger, ChargeAheadThenAdvanceEqualsChargingInOrder) {
   }
   const Ledger &x = a.ledger(), &y = b.ledger();
   EXPECT_EQ(x.now(), y.now());
-  EXPECT_EQ(x.busy_cycles(), y.busy_cycles());
-  EXPECT_EQ(x.link_cycles(), y.link_cycles());
-  EXPECT_EQ(x.idle_cycles(), y.idle_cycles());
-  auto bits = [](const LedgerTotals &t) {
-    std::vector<double> v = {t.energy.compute_pj, t.energy.link_pj, t.energy.active_pj,
-                             t.energy.idle_pj};
-    for (Level l : kAllLevels) v.push_back(t.energy.level_pj[l]);
-    v.push_back(static_cast<double>(t.count + t.cycles + t.macs + t.elements + t.link_bytes));
-    return v;
-  };
-  EXPECT_EQ(bits(x.total()), bits(y.total()));
-  ASSERT_EQ(x.by_kind().size(), y.by_kind().size());
-  for (const auto &[k, t] : x.by_kind()) EXPECT_EQ(bits(t), bits(y.by_kind().find(k)->second)) << k;
-  for (const auto &[l, t] : x.by_layer()) EXPECT_EQ(bits(t), bits(y.by_layer().at(l))) << l;
+  expect_same_rows(x, y);
   EXPECT_GT(x.total().energy.idle_pj, 0);
   // Link time has idle energy: it cannot be charged ahead.
   Ledger::Account link("link", 0);
   EXPECT_THROW(b.ledger().charge_ahead(b.ledger().delta(cm.price_link(64)), link), ChipError);
   EXPECT_THROW(b.ledger().advance_clock(-1), ChipError);
+}
+
+// Ops prepared once and charged as runs (cost-only step replay): the ledger is the one of
+// charging each op ahead in order, every double the same bits, also for an op whose price
+// changes from run to run in one place (the attention's, one position longer each step).
+TEST_F(LedgerPair, PreparedRunsChargeExactlyAsEachOpAhead) {
+  Ledger::Account moving_a("pv", 1), moving_b("pv", 1);
+  Ledger::Delta moving = b.ledger().delta(cm.price_gemm(1, 64, 1, Level::L2, 4));
+  // One run: ops 0, 1, the moving one, 2, 3, 1 (two ops on one row, rows of two layers).
+  const size_t order[] = {0, 1, 4, 2, 3, 1};
+  std::vector<Ledger::Prepared> run;
+  for (size_t k : order)
+    run.push_back(k == 4 ? b.ledger().prepare_ahead(moving, moving_b)
+                         : b.ledger().prepare_ahead(deltas[k], acc_b[k]));
+  for (int step = 1; step <= 40; ++step) {
+    moving = b.ledger().delta(cm.price_gemm(1, 64, step, Level::L2, 4));
+    for (size_t k : order)
+      a.ledger().charge_ahead(k == 4 ? moving : deltas[k], k == 4 ? moving_a : acc_a[k]);
+    b.ledger().charge_ahead(run.data(), run.size());
+  }
+  const Ledger &x = a.ledger(), &y = b.ledger();
+  EXPECT_EQ(x.now(), y.now());  // neither moved: ahead of the clock
+  expect_same_rows(x, y);
+  EXPECT_EQ(y.by_kind().at("softmax").count, 80);
+
+  // Refused before anything is charged: a delta with idle or link energy (here the moving
+  // place now holds link time), and an op prepared by another ledger.
+  const auto before = fields(y.total());
+  const int64_t busy = y.busy_cycles();
+  moving = b.ledger().delta(cm.price_link(64));
+  EXPECT_THROW(b.ledger().charge_ahead(run.data(), run.size()), ChipError);
+  Ledger other(a.profile());
+  Ledger::Account elsewhere("wq", 0);
+  const Ledger::Prepared foreign = other.prepare_ahead(deltas[0], elsewhere);
+  const Ledger::Prepared mixed[] = {run[0], foreign};
+  EXPECT_THROW(b.ledger().charge_ahead(mixed, 2), ChipError);
+  EXPECT_EQ(fields(y.total()), before);
+  EXPECT_EQ(y.busy_cycles(), busy);
+  Ledger::Account unnamed;
+  EXPECT_THROW(b.ledger().prepare_ahead(deltas[0], unnamed), ChipError);
 }
 
 TEST(Ledger, NegativeIsAnError) {

@@ -297,6 +297,59 @@ TEST(CostOnlyStepReplay, LearnsFromStepsAndRefusesAStepThatLeavesTheTemplate) {
   EXPECT_THROW(meter.end_step(), std::logic_error);
 }
 
+// A replayed step prices each group of moving ops once: ops whose price is one at every
+// position (the same op in every layer). Two ops whose shapes meet at one position but move in
+// different fields ("xa": 1 x (pos + 1) x 64, "xb": 1 x 1 x (pos + 64), one shape at position 0)
+// are not one group: the ledger of the replayed steps is the walked one, row by row.
+TEST(CostOnlyStepReplay, GroupsOnlyOpsOfOnePriceAtEveryPosition) {
+  mpi::Cluster self(MPI_COMM_SELF);
+  constexpr int kFirst = 5, kSteps = 40;
+  auto run = [&](bool replay, chip::Chip &chip) {
+    const auto placement = chip::place_tensors(chip, {});
+    runtime::ChipMeter chip_meter(chip, placement);
+    runtime::BatchedMeter meter(self, 64);
+    meter.set_step_replay(replay);
+    meter.attach(&chip_meter);
+    const auto share = self.allreduce_share(64, AllreduceAlgo::Tree);
+    for (int pos = kFirst; pos < kFirst + kSteps; ++pos) {
+      if (meter.begin_step(pos, 3)) continue;
+      for (int layer = 0; layer < 3; ++layer) {
+        meter.nonlinear(layer, runtime::Nonlinear::Add, 64);
+        meter.matmul(layer, "qk", 1, pos + 1, 64);
+        meter.nonlinear(layer, runtime::Nonlinear::Softmax, pos + 1);
+        meter.matmul(layer, "xa", 1, pos + 1, 64);
+        meter.matmul(layer, "xb", 1, 1, pos + 64);
+        meter.sync_later(layer, runtime::SyncKind::FfnAllreduce, share);
+      }
+      meter.end_step();
+    }
+    meter.settle();
+    return meter.replayed_steps();
+  };
+  chip::Chip walked(0, chip::load_profile("gap9")), replayed(0, walked.profile());
+  EXPECT_EQ(run(false, walked), 0);
+  EXPECT_GT(run(true, replayed), kSteps / 2);
+  const chip::Ledger &x = walked.ledger(), &y = replayed.ledger();
+  EXPECT_EQ(x.now(), y.now());
+  auto fields = [](const chip::LedgerTotals &t) {
+    std::vector<double> v = {t.energy.compute_pj,          t.energy.link_pj,
+                             t.energy.active_pj,           t.energy.idle_pj,
+                             static_cast<double>(t.count), static_cast<double>(t.cycles),
+                             static_cast<double>(t.macs),  static_cast<double>(t.elements)};
+    for (chip::Level l : chip::kAllLevels) {
+      v.push_back(t.energy.level_pj[l]);
+      v.push_back(static_cast<double>(t.bytes[l]));
+    }
+    return v;
+  };
+  EXPECT_EQ(fields(x.total()), fields(y.total()));
+  ASSERT_EQ(x.by_kind().size(), y.by_kind().size());
+  for (const auto &[k, t] : x.by_kind())
+    EXPECT_EQ(fields(t), fields(y.by_kind().find(k)->second)) << k;
+  for (const auto &[l, t] : x.by_layer()) EXPECT_EQ(fields(t), fields(y.by_layer().at(l))) << l;
+  EXPECT_NE(x.by_kind().at("xa").cycles, x.by_kind().at("xb").cycles);
+}
+
 TEST(CostOnlyBatchedMeter, RefusedForAChipThatComputes) {
   mpi::Cluster self(MPI_COMM_SELF);
   runtime::BatchedMeter meter(self);
