@@ -131,6 +131,9 @@ bool BatchedMeter::derive(const std::vector<StepCall> &a, const std::vector<Step
                                 static_cast<int>(c.shape[2]), c.shape[3], true)
                      .priced;
   tmpl_ = std::move(t);
+  // No template until it is compiled: an exception in compile() leaves none (not another
+  // token's template with this one's half-built program).
+  have_tmpl_ = verified_ = false;
   compile(pos);
   return true;
 }

@@ -331,11 +331,19 @@ TEST(CostOnlyStepReplay, GroupsOnlyOpsOfOnePriceAtEveryPosition) {
   EXPECT_GT(run(true, replayed), kSteps / 2);
   const chip::Ledger &x = walked.ledger(), &y = replayed.ledger();
   EXPECT_EQ(x.now(), y.now());
+  EXPECT_EQ(x.busy_cycles(), y.busy_cycles());
+  EXPECT_EQ(x.link_cycles(), y.link_cycles());
+  EXPECT_EQ(x.idle_cycles(), y.idle_cycles());
   auto fields = [](const chip::LedgerTotals &t) {
-    std::vector<double> v = {t.energy.compute_pj,          t.energy.link_pj,
-                             t.energy.active_pj,           t.energy.idle_pj,
-                             static_cast<double>(t.count), static_cast<double>(t.cycles),
-                             static_cast<double>(t.macs),  static_cast<double>(t.elements)};
+    std::vector<double> v = {t.energy.compute_pj,
+                             t.energy.link_pj,
+                             t.energy.active_pj,
+                             t.energy.idle_pj,
+                             static_cast<double>(t.count),
+                             static_cast<double>(t.cycles),
+                             static_cast<double>(t.macs),
+                             static_cast<double>(t.elements),
+                             static_cast<double>(t.link_bytes)};
     for (chip::Level l : chip::kAllLevels) {
       v.push_back(t.energy.level_pj[l]);
       v.push_back(static_cast<double>(t.bytes[l]));
