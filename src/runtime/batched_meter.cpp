@@ -143,12 +143,6 @@ void BatchedMeter::compile(int pos) {
   prepared_.clear();
   groups_.clear();
   moving_.clear();
-  auto at = [](const std::array<int64_t, 4> &shape, uint8_t moves, int p) {
-    std::array<int64_t, 4> s = shape;
-    for (int f = 0; f < 4; ++f)
-      if (moves >> f & 1) s[f] += p;
-    return s;
-  };
   // The moving ops' groups: one price at two positions means one price at every position (each
   // key field is a shape field, constant or the position plus a constant). groups_ does not
   // grow after this, so the prepared ops may point into it.
@@ -159,9 +153,10 @@ void BatchedMeter::compile(int pos) {
     size_t g = 0;
     for (; g < groups_.size(); ++g) {
       const Group &x = groups_[g];
-      if (ChipMeter::same_price(*x.site, at(x.shape, x.moves, 0), *c.site,
-                                at(c.shape, c.moves, 0)) &&
-          ChipMeter::same_price(*x.site, at(x.shape, x.moves, 1), *c.site, at(c.shape, c.moves, 1)))
+      if (ChipMeter::same_price(*x.site, shape_at(x.shape, x.moves, 0), *c.site,
+                                shape_at(c.shape, c.moves, 0)) &&
+          ChipMeter::same_price(*x.site, shape_at(x.shape, x.moves, 1), *c.site,
+                                shape_at(c.shape, c.moves, 1)))
         break;
     }
     if (g == groups_.size()) groups_.push_back({c.site, c.shape, c.moves, {}});
@@ -192,9 +187,7 @@ void BatchedMeter::compile(int pos) {
 
 void BatchedMeter::price_groups(int pos) {
   for (Group &g : groups_) {
-    std::array<int64_t, 4> s = g.shape;
-    for (int f = 0; f < 4; ++f)
-      if (g.moves >> f & 1) s[f] += pos;
+    const std::array<int64_t, 4> s = shape_at(g.shape, g.moves, pos);
     // Copied at once: a passing price is kept for a while only (ChipMeter::Charge).
     g.priced = *to_->charge_of(g.site, static_cast<int>(s[0]), static_cast<int>(s[1]),
                                static_cast<int>(s[2]), s[3], false)
@@ -211,8 +204,7 @@ bool BatchedMeter::follows_template(const std::vector<StepCall> &rec, int pos) c
       if (!same_sync(rec[i], t)) return false;
       continue;
     }
-    for (int f = 0; f < 4; ++f)
-      if (rec[i].shape[f] != (t.moves >> f & 1 ? pos + t.shape[f] : t.shape[f])) return false;
+    if (rec[i].shape != shape_at(t.shape, t.moves, pos)) return false;
   }
   return true;
 }

@@ -133,6 +133,14 @@ class BatchedMeter final : public Meter {
     mpi::CollectiveTiming share{};
   };
   static bool same_sync(const StepCall &x, const StepCall &y);
+  // A template shape at position pos: each field that moves plus pos.
+  static std::array<int64_t, 4> shape_at(const std::array<int64_t, 4> &shape, uint8_t moves,
+                                         int pos) {
+    std::array<int64_t, 4> s = shape;
+    for (int f = 0; f < 4; ++f)
+      if (moves >> f & 1) s[f] += pos;
+    return s;
+  }
   // The template from steps a (at position pos) and b (at pos + 1); false if they do not fit one.
   bool derive(const std::vector<StepCall> &a, const std::vector<StepCall> &b, int pos);
   bool follows_template(const std::vector<StepCall> &rec, int pos) const;

@@ -205,7 +205,7 @@ ChipMeter::PriceChunk::~PriceChunk() {
 }
 
 ChipMeter::Priced &ChipMeter::new_priced(const Priced &p) {
-  if (price_chunks_.empty() || chunk_used_ == kPriceChunk) {
+  if (chunk_used_ == kPriceChunk) {  // (the first chunk is made by the constructor)
     price_chunks_.push_back(std::make_unique<PriceChunk>());
     chunk_used_ = 0;
   }
@@ -257,7 +257,6 @@ const ChipMeter::Priced &ChipMeter::price_for(const Site &site, const Shape &sh,
   const uint64_t h = hash(key);
   RecentPrice &recent = recent_[h % recent_.size()];
   if (recent.priced && recent.key == key) return *recent.priced;
-  if (price_table_.empty()) price_table_.assign(256, {});
   size_t mask = price_table_.size() - 1, i = h & mask;
   for (; price_table_[i].priced; i = (i + 1) & mask)
     if (price_table_[i].hash == h && price_table_[i].priced->key == key) {
@@ -266,7 +265,6 @@ const ChipMeter::Priced &ChipMeter::price_for(const Site &site, const Shape &sh,
     }
 
   if (passing && !keep_prices_) {
-    if (passing_.empty()) passing_.resize(kPassingSets);
     PassingSet &set = passing_[h % kPassingSets];
     for (int w = 0; w < 2; ++w)
       if (set.used[w] && set.way[w].key == key) {
@@ -305,13 +303,11 @@ const ChipMeter::Priced &ChipMeter::price_for(const Site &site, const Shape &sh,
 }
 
 void ChipMeter::note_pushed_out(uint64_t h) {
-  if (pushed_out_.empty()) pushed_out_.assign(kPushedOutBits / 64, 0);
   for (uint64_t b : {h % kPushedOutBits, (h >> 32) % kPushedOutBits})
     pushed_out_[b / 64] |= uint64_t{1} << (b % 64);
 }
 
 bool ChipMeter::maybe_pushed_out(uint64_t h) const {
-  if (pushed_out_.empty()) return false;
   for (uint64_t b : {h % kPushedOutBits, (h >> 32) % kPushedOutBits})
     if (!(pushed_out_[b / 64] >> (b % 64) & 1)) return false;
   return true;

@@ -251,14 +251,21 @@ TEST(CostOnlyStepReplay, EveryFigureEqualsTheRunThatWalksEveryStep) {
   }
 }
 
+// One chip alone (a communicator of one) and its chip meter, nothing placed: for the meter
+// tests that need no model.
+struct LoneChip {
+  mpi::Cluster self{MPI_COMM_SELF};
+  chip::Chip chip{0, chip::load_profile("gap9")};
+  chip::Placement placement = chip::place_tensors(chip, {});
+  runtime::ChipMeter chip_meter{chip, placement};
+};
+
 // The meter replays only what it has seen: a template from two steps, confirmed by a third,
 // then steps replayed; a checked step whose calls leave the template is an error (a bug in the
 // chip's schedule), never a silently wrong ledger.
 TEST(CostOnlyStepReplay, LearnsFromStepsAndRefusesAStepThatLeavesTheTemplate) {
-  mpi::Cluster self(MPI_COMM_SELF);
-  chip::Chip chip(0, chip::load_profile("gap9"));
-  const auto placement = chip::place_tensors(chip, {});
-  runtime::ChipMeter chip_meter(chip, placement);
+  LoneChip lone;
+  auto &[self, chip, placement, chip_meter] = lone;
   runtime::BatchedMeter meter(self, 1000);
   meter.attach(&chip_meter);
   const auto share = self.allreduce_share(64, AllreduceAlgo::Tree);
@@ -302,11 +309,9 @@ TEST(CostOnlyStepReplay, LearnsFromStepsAndRefusesAStepThatLeavesTheTemplate) {
 // different fields ("xa": 1 x (pos + 1) x 64, "xb": 1 x 1 x (pos + 64), one shape at position 0)
 // are not one group: the ledger of the replayed steps is the walked one, row by row.
 TEST(CostOnlyStepReplay, GroupsOnlyOpsOfOnePriceAtEveryPosition) {
-  mpi::Cluster self(MPI_COMM_SELF);
   constexpr int kFirst = 5, kSteps = 40;
-  auto run = [&](bool replay, chip::Chip &chip) {
-    const auto placement = chip::place_tensors(chip, {});
-    runtime::ChipMeter chip_meter(chip, placement);
+  auto run = [&](bool replay, LoneChip &lone) {
+    auto &[self, chip, placement, chip_meter] = lone;
     runtime::BatchedMeter meter(self, 64);
     meter.set_step_replay(replay);
     meter.attach(&chip_meter);
@@ -326,10 +331,10 @@ TEST(CostOnlyStepReplay, GroupsOnlyOpsOfOnePriceAtEveryPosition) {
     meter.settle();
     return meter.replayed_steps();
   };
-  chip::Chip walked(0, chip::load_profile("gap9")), replayed(0, walked.profile());
+  LoneChip walked, replayed;
   EXPECT_EQ(run(false, walked), 0);
   EXPECT_GT(run(true, replayed), kSteps / 2);
-  const chip::Ledger &x = walked.ledger(), &y = replayed.ledger();
+  const chip::Ledger &x = walked.chip.ledger(), &y = replayed.chip.ledger();
   EXPECT_EQ(x.now(), y.now());
   EXPECT_EQ(x.busy_cycles(), y.busy_cycles());
   EXPECT_EQ(x.link_cycles(), y.link_cycles());
@@ -369,10 +374,8 @@ TEST(CostOnlyBatchedMeter, RefusedForAChipThatComputes) {
 
 // The clock of a batched meter is known only once its synchronisations are settled.
 TEST(CostOnlyBatchedMeter, ClockBeforeSettleIsAnError) {
-  mpi::Cluster self(MPI_COMM_SELF);
-  chip::Chip chip(0, chip::load_profile("gap9"));
-  const auto placement = chip::place_tensors(chip, {});
-  runtime::ChipMeter chip_meter(chip, placement);
+  LoneChip lone;
+  auto &[self, chip, placement, chip_meter] = lone;
   runtime::BatchedMeter meter(self, 100);
   meter.attach(&chip_meter);
   meter.nonlinear(0, runtime::Nonlinear::Add, 64);
@@ -419,19 +422,24 @@ TEST(CostOnlyBatchedMeter, ChipsWithDifferentNumbersOfSynchronisationsAreAnError
 // Only a meter that settles synchronisations takes them for later; a traced chip records each op
 // at its clock, so it is never charged ahead of it.
 TEST(CostOnlyBatchedMeter, SyncLaterAndChargeAheadRefusedWhereTheyDoNotApply) {
-  mpi::Cluster self(MPI_COMM_SELF);
+  LoneChip lone;
+  auto &[self, chip, placement, chip_meter] = lone;
   runtime::DeferredMeter deferred;
   EXPECT_THROW(deferred.sync_later(0, runtime::SyncKind::FfnAllreduce,
                                    self.allreduce_share(64, AllreduceAlgo::Tree)),
                std::logic_error);
-  chip::Chip chip(0, chip::load_profile("gap9"));
-  const auto placement = chip::place_tensors(chip, {});
-  runtime::ChipMeter chip_meter(chip, placement);
   runtime::Trace trace;
   chip_meter.set_trace(&trace);
   const auto c = chip_meter.nonlinear_op(0, runtime::Nonlinear::Add, 64);
   EXPECT_THROW(chip_meter.charge_ahead(c), std::logic_error);
+  // Nor prepared for runs charged ahead (step replay), nor charged so.
+  EXPECT_THROW(chip_meter.prepare_ahead(c), std::logic_error);
+  chip_meter.set_trace(nullptr);
+  const chip::Ledger::Prepared prepared = chip_meter.prepare_ahead(c);
+  chip_meter.set_trace(&trace);
+  EXPECT_THROW(chip_meter.charge_ahead(&prepared, 1), std::logic_error);
   EXPECT_EQ(chip.ledger().now(), 0);
+  EXPECT_EQ(chip.ledger().busy_cycles(), 0);
 }
 
 // The chip meter finds each call's price and ledger rows through guesses (the call that followed
