@@ -108,6 +108,7 @@ HostCommTime Cluster::host_time() const {
   HostCommTime t = host_;
   if (bells_) t.sleeps = bells_->sleeps();
   if (shm_) t.sleeps += shm_->sleeps();
+  if (shm_) t.yields = shm_->yields();
   if (shm_) t.wait_ns += shm_->wait_ns();
   return t;
 }

@@ -57,7 +57,8 @@ struct HostCommTime {
   int64_t wait_ns = 0;      // waiting for peers' messages (sleeping on the doorbell or polling)
   int64_t transfer_ns = 0;  // posting, packing, copying and combining messages
   int64_t messages = 0;     // MPI messages posted (a large payload is sent in several)
-  int64_t sleeps = 0;       // times this rank slept on its doorbell
+  int64_t sleeps = 0;       // times this rank slept (on its doorbell or its group's futex)
+  int64_t yields = 0;       // times it handed its core to its group with sched_yield
 };
 
 class Cluster {

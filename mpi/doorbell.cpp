@@ -45,10 +45,11 @@ long futex(uint32_t *word, int op, uint32_t value, const timespec *timeout) {
 WaitPolicy wait_policy_from_env() {
   const char *v = std::getenv("MCUEMU_MPI_WAIT");
   if (!v || !*v || std::strcmp(v, "auto") == 0) return WaitPolicy::Auto;
+  if (std::strcmp(v, "group-sleep") == 0) return WaitPolicy::GroupSleep;
   if (std::strcmp(v, "sleep") == 0) return WaitPolicy::Sleep;
   if (std::strcmp(v, "yield") == 0) return WaitPolicy::Yield;
-  throw std::invalid_argument(
-      fmt::format("MCUEMU_MPI_WAIT={}: expected auto, sleep or yield", std::string(v)));
+  throw std::invalid_argument(fmt::format(
+      "MCUEMU_MPI_WAIT={}: expected auto, group-sleep, sleep or yield", std::string(v)));
 }
 
 Doorbells::Doorbells(MPI_Comm comm, WaitPolicy policy) : policy_(policy) {
@@ -92,7 +93,8 @@ Doorbells::Doorbells(MPI_Comm comm, WaitPolicy policy) : policy_(policy) {
   MPI_Barrier(node);
   my_index_ = me;
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  spin_first_ = policy_ == WaitPolicy::Auto && cores >= nlocal;
+  spin_first_ =
+      (policy_ == WaitPolicy::Auto || policy_ == WaitPolicy::GroupSleep) && cores >= nlocal;
   // The window and `node` live until MPI_Finalize: freeing them is collective, and a rank
   // that leaves on an error must not make the others wait for it.
 }

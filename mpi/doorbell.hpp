@@ -27,11 +27,15 @@
 namespace mcuemu::mpi {
 
 enum class WaitPolicy {
-  Auto,   // sleep when the host has fewer cores than ranks on it, else spin briefly first
-  Sleep,  // always sleep on the doorbell when a message is not there yet
-  Yield   // MPI_Test + sched_yield (what Open MPI's blocking calls do with yield_when_idle)
+  Auto,        // sleep when the host has fewer cores than ranks on it, else spin briefly first;
+               // in shared-memory rounds on an oversubscribed host, the ranks are pinned one
+               // group per core and hand their core on with sched_yield (mpi/shm_collective.hpp)
+  GroupSleep,  // as Auto, but a pinned group's waiting ranks sleep on a futex (sessions 2-6)
+  Sleep,       // always sleep on the doorbell when a message is not there yet
+  Yield        // MPI_Test + sched_yield (what Open MPI's blocking calls do with yield_when_idle)
 };
-// From MCUEMU_MPI_WAIT (auto | sleep | yield; default auto). Throws on anything else.
+// From MCUEMU_MPI_WAIT (auto | group-sleep | sleep | yield; default auto). Throws on anything
+// else.
 WaitPolicy wait_policy_from_env();
 
 class Doorbells {

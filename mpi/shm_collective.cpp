@@ -142,7 +142,8 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
   cores_ = std::max<int>(1, static_cast<int>(cpus.size()));
   group_of_.assign(static_cast<size_t>(size_), 0);
   n_groups_ = 1;
-  const bool pinning = policy == WaitPolicy::Auto && std::getenv("MCUEMU_NO_PIN") == nullptr;
+  const bool pinning = (policy == WaitPolicy::Auto || policy == WaitPolicy::GroupSleep) &&
+                       std::getenv("MCUEMU_NO_PIN") == nullptr;
   bool same = true, single = true;
   for (const auto &m : all) {
     same = same && CPU_EQUAL(&m, &all[0]);
@@ -186,7 +187,9 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
   group_size_.assign(static_cast<size_t>(n_groups_), 0);
   for (int g : group_of_) ++group_size_[static_cast<size_t>(g)];
   my_group_ = group_of_[static_cast<size_t>(rank_)];
-  spin_first_ = policy == WaitPolicy::Auto && !pinned_ && cores_ >= size_;
+  yield_in_group_ = policy == WaitPolicy::Auto;
+  spin_first_ = (policy == WaitPolicy::Auto || policy == WaitPolicy::GroupSleep) && !pinned_ &&
+                cores_ >= size_;
 }
 
 void ShmCollective::release_group(int g) {
@@ -232,6 +235,16 @@ void ShmCollective::wait_for_generation(uint32_t seen, bool last_of_group) {
     if (generation.load() != seen) {
       release_group(my_group_);
       return;
+    }
+  } else if (pinned_ && yield_in_group_) {
+    // Others of this core's group have yet to run: hand them the core with sched_yield and look
+    // again when it comes back (every rank of the group stays runnable, so no wake-up is needed).
+    const auto until = std::chrono::steady_clock::now() + kPinnedSpin;
+    for (;;) {
+      if (generation.load() != seen) return;
+      sched_yield();
+      ++yields_;
+      if (std::chrono::steady_clock::now() > until) break;
     }
   } else if (spin_first_) {
     const auto until = std::chrono::steady_clock::now() + kSpinBeforeSleep;

@@ -12,13 +12,18 @@
 //   - Oversubscribed (more ranks than the CPUs they may use): the ranks are pinned in
 //     contiguous groups, one group per CPU, and switched to SCHED_BATCH (a woken rank does not
 //     preempt the running one). A rank that arrives while others of its group have yet to run
-//     sleeps on its group's futex, handing the core to the next one; the group's last arriver
-//     polls instead (its core has nothing else to run; sleeping would idle the core and cost a
-//     cross-core wake-up) and, when the round ends, wakes its group from its own core. So each
-//     rank runs once per round, back to back, and no wake-up crosses cores. A poll that lasts
-//     longer than kPinnedSpin (a core lent to another job) ends in a sleep, and the last
-//     arriver then wakes that group itself. If the launcher already bound each rank to one CPU,
-//     the groups follow its binding. MCUEMU_NO_PIN=1 turns pinning off (one group, futex sleeps).
+//     hands the core on with sched_yield and looks again when the core comes back (policy
+//     Auto): every rank of the group stays runnable, so nobody has to be woken. The group's
+//     last arriver polls instead (its core has nothing else to run; sleeping would idle the
+//     core and cost a cross-core wake-up). So each rank runs once per round, back to back, and
+//     no wake-up crosses cores. Measured (docs/host-speed.md, session 7): a round of four
+//     processes on one core 22.6 us yielding against 25.5 us sleeping on a futex and woken by
+//     the last (one FUTEX_WAKE per round and a futex wait per switch), and 8 chips 8-10 %
+//     faster. A yield or a poll that lasts longer than kPinnedSpin (a core lent to another job)
+//     ends in a futex sleep, and the last arriver then wakes that group. WaitPolicy::GroupSleep
+//     (MCUEMU_MPI_WAIT=group-sleep) makes the group sleep on its futex at once, as before
+//     session 7. If the launcher already bound each rank to one CPU, the groups follow its
+//     binding. MCUEMU_NO_PIN=1 turns pinning off (one group, futex sleeps).
 //   - Not oversubscribed: a waiting rank polls for up to kSpinBeforeSleep, then sleeps.
 //
 // Cluster uses it when every rank is on one host and keeps the point-to-point algorithms for
@@ -50,6 +55,7 @@ class ShmCollective {
   int64_t round(std::span<std::byte> data, int64_t clock, Combine combine, int root = 0);
 
   int64_t sleeps() const { return sleeps_; }
+  int64_t yields() const { return yields_; }
   // Whether the ranks were pinned (or found bound) to cores, several to a core, and wait for
   // each other core-aware (see round()).
   bool pinned() const { return pinned_; }
@@ -70,6 +76,7 @@ class ShmCollective {
 
   int size_ = 1, rank_ = 0;
   bool spin_first_ = false;
+  bool yield_in_group_ = true;
   bool pinned_ = false;  // ranks grouped by the core they are pinned to
   int cores_ = 1;        // CPUs this rank may use (before pinning)
   int n_groups_ = 1, my_group_ = 0;
@@ -77,7 +84,7 @@ class ShmCollective {
   size_t groups_at_ = 0, slots_at_ = 0;  // byte offsets in the window
   std::byte *base_ = nullptr;
   MPI_Win win_ = MPI_WIN_NULL;
-  int64_t sleeps_ = 0, wait_ns_ = 0;
+  int64_t sleeps_ = 0, yields_ = 0, wait_ns_ = 0;
 };
 
 }  // namespace mcuemu::mpi

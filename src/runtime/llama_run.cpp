@@ -181,6 +181,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   r.host.mpi_transfer_ns = comm.transfer_ns - comm0.transfer_ns;
   r.host.messages = comm.messages - comm0.messages;
   r.host.sleeps = comm.sleeps - comm0.sleeps;
+  r.host.yields = comm.yields - comm0.yields;
   if (cost_only) {
     // No arithmetic: everything outside MPI is bookkeeping (walking the schedule, pricing, the
     // ledger, tracing). Batched, MPI is the settling max-reductions only.
@@ -231,6 +232,7 @@ nlohmann::json host_json(const HostTimes &h) {
           {"bookkeeping_s", h.bookkeeping_ns * 1e-9},
           {"messages", h.messages},
           {"sleeps", h.sleeps},
+          {"yields", h.yields},
           {"page_faults", h.page_faults},
           {"settle_exchanges", h.settle_exchanges},
           {"replayed_steps", h.replayed_steps}};

@@ -60,6 +60,7 @@ struct HostTimes {
   int64_t mpi_transfer_ns = 0;  // posting, copying and combining messages
   int64_t bookkeeping_ns = 0;   // pricing ops, the cost ledger, tracing
   int64_t messages = 0, sleeps = 0;
+  int64_t yields = 0;       // pinned groups: times this rank handed its core on with sched_yield
   int64_t page_faults = 0;  // the run thread's minor page faults (new memory, code touched first)
   int64_t settle_exchanges = 0;  // cost-only, batched: max-reductions that settled the clocks
   int64_t replayed_steps = 0;    // cost-only, batched: steps the meter replayed (begin_step)

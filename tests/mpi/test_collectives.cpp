@@ -12,6 +12,7 @@
 #include <numeric>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "mpi/cluster.hpp"
 
@@ -254,37 +255,83 @@ TEST(Options, MismatchIsDetected) {
 
 }  // namespace
 
-// The core-aware waiting of the shared-memory rounds (pinned groups, pollers, sleepers) gives
-// the same data and clocks as one group that only sleeps, whatever order the ranks arrive in,
-// including rounds where a rank comes so late that the pollers give up and sleep.
+// The core-aware waiting of the shared-memory rounds (pinned groups that hand their core on with
+// sched_yield, or that sleep on a futex; pollers) gives the same data and clocks as one group
+// that only sleeps, whatever order the ranks arrive in, including rounds where a rank comes so
+// late that the pollers and the yielding ranks give up and sleep.
 TEST(Transports, PinnedGroupsAgreeWithPlainSleeping) {
   using mcuemu::mpi::WaitPolicy;
-  Cluster pinned(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, Cluster::Transport::Auto);
+  Cluster yielding(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, Cluster::Transport::Auto);
+  Cluster sleeping(MPI_COMM_WORLD, kLink, WaitPolicy::GroupSleep, Cluster::Transport::Auto);
   ::setenv("MCUEMU_NO_PIN", "1", 1);
   Cluster plain(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, Cluster::Transport::Auto);
   ::unsetenv("MCUEMU_NO_PIN");
-  const int r = pinned.rank(), N = pinned.size();
+  const int r = yielding.rank(), N = yielding.size();
   EXPECT_FALSE(plain.pinned_to_cores());
-  if (N > 1 && N > sysconf(_SC_NPROCESSORS_ONLN)) {
-    EXPECT_TRUE(pinned.pinned_to_cores()) << N << " ranks on fewer cores";
+  const bool oversubscribed = N > 1 && N > sysconf(_SC_NPROCESSORS_ONLN);
+  if (oversubscribed) {
+    EXPECT_TRUE(yielding.pinned_to_cores()) << N << " ranks on fewer cores";
+    EXPECT_TRUE(sleeping.pinned_to_cores()) << N << " ranks on fewer cores";
   }
   for (int round = 0; round < 300; ++round) {
     // A different rank is late each round; every 50th round it is late by milliseconds.
     const int late = round % N;
-    if (r == late)
-      std::this_thread::sleep_for(std::chrono::microseconds(round % 50 == 0 ? 3000 : round % 7));
-    std::vector<int32_t> a(64 + round % 5), b;
+    std::vector<int32_t> a(64 + round % 5), b, c;
     for (size_t i = 0; i < a.size(); ++i) a[i] = value(r, i + round);
-    b = a;
+    b = c = a;
     const int64_t clock = 1000 * round + 37 * ((r + round) % N);
-    const auto ta = pinned.allreduce_sum(a, clock, AllreduceAlgo::Tree);
-    const auto tb = plain.allreduce_sum(b, clock, AllreduceAlgo::Tree);
-    ASSERT_EQ(a, b) << "round " << round;
+    const auto lateness = std::chrono::microseconds(round % 50 == 0 ? 3000 : round % 7);
+    if (r == late) std::this_thread::sleep_for(lateness);
+    const auto ta = yielding.allreduce_sum(a, clock, AllreduceAlgo::Tree);
+    if (r == late) std::this_thread::sleep_for(lateness);
+    const auto tb = sleeping.allreduce_sum(b, clock, AllreduceAlgo::Tree);
+    const auto tc = plain.allreduce_sum(c, clock, AllreduceAlgo::Tree);
+    ASSERT_EQ(a, c) << "round " << round;
+    ASSERT_EQ(b, c) << "round " << round;
     for (size_t i = 0; i < a.size(); ++i) {
       int32_t want = 0;
       for (int q = 0; q < N; ++q) want += value(q, i + round);
-      ASSERT_EQ(a[i], want) << "round " << round << " element " << i;
+      ASSERT_EQ(c[i], want) << "round " << round << " element " << i;
     }
-    expect_same_timing(ta, tb, fmt::format("round {}", round));
+    expect_same_timing(ta, tc, fmt::format("round {} (yielding)", round));
+    expect_same_timing(tb, tc, fmt::format("round {} (sleeping)", round));
   }
+  // Each group waited the way its policy says: with a rank late by 3 ms every 50 rounds, the
+  // others of its group arrived before it and handed the core on (yielding) or slept.
+  int64_t yields[2] = {yielding.host_time().yields, sleeping.host_time().yields}, all[2] = {};
+  MPI_Allreduce(yields, all, 2, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  const bool groups_of_two = oversubscribed && N >= 2 * sysconf(_SC_NPROCESSORS_ONLN);
+  if (groups_of_two) {
+    EXPECT_GT(all[0], 0) << "no rank of a pinned group handed its core on";
+  }
+  EXPECT_EQ(all[1], 0) << "a group-sleep rank yielded";
+  int64_t sleeps = sleeping.host_time().sleeps, all_sleeps = 0;
+  MPI_Allreduce(&sleeps, &all_sleeps, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  if (groups_of_two) {
+    EXPECT_GT(all_sleeps, 0) << "no rank of a group-sleep group slept";
+  }
+}
+
+TEST(Transports, WaitPolicyFromTheEnvironment) {
+  using mcuemu::mpi::wait_policy_from_env;
+  using mcuemu::mpi::WaitPolicy;
+  const std::pair<const char *, WaitPolicy> known[] = {{"auto", WaitPolicy::Auto},
+                                                       {"group-sleep", WaitPolicy::GroupSleep},
+                                                       {"sleep", WaitPolicy::Sleep},
+                                                       {"yield", WaitPolicy::Yield}};
+  for (const auto &[name, policy] : known) {
+    ::setenv("MCUEMU_MPI_WAIT", name, 1);
+    EXPECT_EQ(wait_policy_from_env(), policy) << name;
+  }
+  ::setenv("MCUEMU_MPI_WAIT", "nap", 1);
+  try {
+    wait_policy_from_env();
+    ADD_FAILURE() << "no error for MCUEMU_MPI_WAIT=nap";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("MCUEMU_MPI_WAIT=nap: expected auto, group-sleep"),
+              std::string::npos)
+        << e.what();
+  }
+  ::unsetenv("MCUEMU_MPI_WAIT");
+  EXPECT_EQ(wait_policy_from_env(), WaitPolicy::Auto);
 }
