@@ -86,7 +86,8 @@ std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy p
   // mapped by all.
   s->groups_at_ = kLine;
   s->slots_at_ = kLine + kLine * static_cast<size_t>(s->n_groups_);
-  const size_t bytes = s->slots_at_ + kSlotBytes * (static_cast<size_t>(size) + 1);
+  s->sums_at_ = s->slots_at_ + kSlotBytes * (static_cast<size_t>(size) + 1);
+  const size_t bytes = s->sums_at_ + kSlotBytes * static_cast<size_t>(s->n_groups_);
   void *mine = nullptr;
   int node_rank = 0;
   MPI_Comm_rank(node, &node_rank);
@@ -119,6 +120,10 @@ std::unique_ptr<ShmCollective> ShmCollective::create(MPI_Comm comm, WaitPolicy p
 // Slot -1 is the result; 0 .. N-1 the ranks'.
 std::byte *ShmCollective::slot(int rank) const {
   return base_ + slots_at_ + kSlotBytes * static_cast<size_t>(rank + 1);
+}
+
+std::byte *ShmCollective::group_sum(int g) const {
+  return base_ + sums_at_ + kSlotBytes * static_cast<size_t>(g);
 }
 
 ShmCollective::Group *ShmCollective::group(int g) const {
@@ -184,8 +189,9 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
     none.sched_priority = 0;
     sched_setscheduler(0, SCHED_BATCH, &none);
   }
-  group_size_.assign(static_cast<size_t>(n_groups_), 0);
-  for (int g : group_of_) ++group_size_[static_cast<size_t>(g)];
+  members_.assign(static_cast<size_t>(n_groups_), {});
+  for (int r = 0; r < size_; ++r)
+    members_[static_cast<size_t>(group_of_[static_cast<size_t>(r)])].push_back(r);
   my_group_ = group_of_[static_cast<size_t>(rank_)];
   yield_in_group_ = policy == WaitPolicy::Auto;
   spin_first_ = (policy == WaitPolicy::Auto || policy == WaitPolicy::GroupSleep) && !pinned_ &&
@@ -269,6 +275,7 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
   auto *h = reinterpret_cast<Header *>(base_);
   std::atomic_ref<uint32_t> arrived(h->arrived), generation(h->generation);
   std::atomic_ref<uint32_t> group_arrived(group(my_group_)->arrived);
+  const std::vector<int> &members = members_[static_cast<size_t>(my_group_)];
   int64_t latest = clock;
   size_t off = 0;
   do {
@@ -277,36 +284,60 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
     std::memcpy(mine, &clock, sizeof clock);
     if (n > 0) std::memcpy(mine + kLine, data.data() + off, n);
     const uint32_t seen = generation.load();
-    const bool last_of_group = static_cast<int>(group_arrived.fetch_add(1)) + 1 ==
-                               group_size_[static_cast<size_t>(my_group_)];
-    const int to_come = size_ - 1 - static_cast<int>(arrived.fetch_add(1));
-    if (to_come == 0) {
-      // The last to arrive: every slot is written (each rank wrote before it arrived).
-      std::byte *result = slot(-1);
+    const bool last_of_group =
+        static_cast<int>(group_arrived.fetch_add(1)) + 1 == static_cast<int>(members.size());
+    if (!last_of_group) {
+      wait_for_generation(seen, false);
+    } else {
+      // The group's last to arrive (every member wrote its slot before it arrived): combine the
+      // group's slots, in rank order, into the group's sum, on the core that wrote them. The
+      // slots never leave their core; only the groups' sums and the result cross cores.
+      std::byte *sum = group_sum(my_group_);
       int64_t max_clock = INT64_MIN;
-      for (int r = 0; r < size_; ++r) {
+      for (int r : members) {
         int64_t c;
         std::memcpy(&c, slot(r), sizeof c);
         max_clock = std::max(max_clock, c);
       }
-      std::memcpy(result, &max_clock, sizeof max_clock);
-      if (combine) {
-        std::memcpy(result + kLine, slot(0) + kLine, n);
-        for (int r = 1; r < size_; ++r)
-          combine(std::span(result + kLine, n), std::span<const std::byte>(slot(r) + kLine, n));
-      } else {
-        std::memcpy(result + kLine, slot(root) + kLine, n);
+      std::memcpy(sum, &max_clock, sizeof max_clock);
+      if (combine && n > 0) {
+        std::memcpy(sum + kLine, slot(members[0]) + kLine, n);
+        for (size_t i = 1; i < members.size(); ++i)
+          combine(std::span(sum + kLine, n),
+                  std::span<const std::byte>(slot(members[i]) + kLine, n));
       }
-      for (int g = 0; g < n_groups_; ++g) std::atomic_ref<uint32_t>(group(g)->arrived).store(0);
-      arrived.store(0);
-      generation.store(seen + 1);
-      // Wake this group's sleepers, and those of every group without a poller of this round
-      // (a poller wakes its own group, on its own core).
-      for (int g = 0; g < n_groups_; ++g)
-        if (g == my_group_ || std::atomic_ref<uint32_t>(group(g)->spinner).load() != seen + 1)
-          release_group(g);
-    } else {
-      wait_for_generation(seen, last_of_group);
+      const int to_come = n_groups_ - 1 - static_cast<int>(arrived.fetch_add(1));
+      if (to_come == 0) {
+        // The last group to arrive: combine the groups' sums in group order.
+        std::byte *result = slot(-1);
+        max_clock = INT64_MIN;
+        for (int g = 0; g < n_groups_; ++g) {
+          int64_t c;
+          std::memcpy(&c, group_sum(g), sizeof c);
+          max_clock = std::max(max_clock, c);
+        }
+        std::memcpy(result, &max_clock, sizeof max_clock);
+        if (combine) {
+          if (n > 0) {
+            std::memcpy(result + kLine, group_sum(0) + kLine, n);
+            for (int g = 1; g < n_groups_; ++g)
+              combine(std::span(result + kLine, n),
+                      std::span<const std::byte>(group_sum(g) + kLine, n));
+          }
+        } else if (n > 0) {
+          std::memcpy(result + kLine, slot(root) + kLine, n);
+        }
+        for (int g = 0; g < n_groups_; ++g) std::atomic_ref<uint32_t>(group(g)->arrived).store(0);
+        arrived.store(0);
+        generation.store(seen + 1);
+        // Wake this group's sleepers, and those of every group without a poller of this round
+        // (a poller wakes its own group, on its own core).
+        for (int g = 0; g < n_groups_; ++g)
+          if (g == my_group_ || std::atomic_ref<uint32_t>(group(g)->spinner).load() != seen + 1)
+            release_group(g);
+      } else {
+        wait_for_generation(seen, true);
+      }
     }
     const std::byte *result = slot(-1);
     std::memcpy(&latest, result, sizeof latest);

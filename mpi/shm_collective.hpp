@@ -50,8 +50,11 @@ class ShmCollective {
   static std::unique_ptr<ShmCollective> create(MPI_Comm comm, WaitPolicy policy);
 
   // Every rank passes the same number of bytes. With `combine`, data becomes the combination of
-  // all ranks' data in rank order (rank 0's, then combine(acc, rank 1's), ...); without, it
-  // becomes rank `root`'s. Returns the largest `clock` passed by any rank.
+  // all ranks' data: each group's in rank order (its first rank's, then combine(acc, the
+  // next's), ...), then the groups' in group order. So `combine` must be associative and
+  // commutative (the groups of a launcher's binding need not be ranges of ranks), as every
+  // combine here is: sums mod 2^32, maxima. Without `combine`, data becomes rank `root`'s.
+  // Returns the largest `clock` passed by any rank.
   int64_t round(std::span<std::byte> data, int64_t clock, Combine combine, int root = 0);
 
   int64_t sleeps() const { return sleeps_; }
@@ -69,6 +72,7 @@ class ShmCollective {
   struct Header;
   struct Group;
   std::byte *slot(int rank) const;
+  std::byte *group_sum(int g) const;  // a group's combined slots (clock line, then the bytes)
   Group *group(int g) const;
   void assign_groups(MPI_Comm comm, WaitPolicy policy);
   void release_group(int g);
@@ -80,8 +84,9 @@ class ShmCollective {
   bool pinned_ = false;  // ranks grouped by the core they are pinned to
   int cores_ = 1;        // CPUs this rank may use (before pinning)
   int n_groups_ = 1, my_group_ = 0;
-  std::vector<int> group_of_, group_size_;
-  size_t groups_at_ = 0, slots_at_ = 0;  // byte offsets in the window
+  std::vector<int> group_of_;
+  std::vector<std::vector<int>> members_;              // each group's ranks, in rank order
+  size_t groups_at_ = 0, slots_at_ = 0, sums_at_ = 0;  // byte offsets in the window
   std::byte *base_ = nullptr;
   MPI_Win win_ = MPI_WIN_NULL;
   int64_t sleeps_ = 0, yields_ = 0, wait_ns_ = 0;

@@ -69,6 +69,8 @@ ChipMeter::ChipMeter(chip::Chip &chip, const chip::Placement &placement) : chip_
   passing_.resize(kPassingSets);
   price_table_.assign(256, {});
   pushed_out_.assign(kPushedOutBits / 64, 0);
+  // Room for the synchronisations of 32 layers (more grow the table when they first come).
+  sync_accounts_.reserve(33 * (static_cast<size_t>(SyncKind::OutputGather) + 1));
 }
 
 ChipMeter::Charge ChipMeter::linear_op(int layer, const std::string &weight, int tokens, int out,
@@ -374,16 +376,24 @@ void ChipMeter::charge_traced(const Charge &ch, nlohmann::json shape) {
                   {{"op", label}, {"dma_cycles", c.dma_cycles}});
 }
 
+ChipMeter::SyncAccounts &ChipMeter::sync_accounts(int layer, SyncKind kind) {
+  constexpr int kKinds = static_cast<int>(SyncKind::OutputGather) + 1;
+  const int k = static_cast<int>(kind);
+  if (layer < -1 || k < 0 || k >= kKinds)
+    throw std::invalid_argument(
+        fmt::format("synchronisation at layer {}, kind {}: no such place", layer, k));
+  const size_t i = static_cast<size_t>(layer + 1) * kKinds + static_cast<size_t>(k);
+  if (i >= sync_accounts_.size()) sync_accounts_.resize(i + 1);
+  SyncAccounts &a = sync_accounts_[i];
+  if (!a.made) a = {true, {"idle", layer}, {sync_name(kind), layer}};
+  return a;
+}
+
 void ChipMeter::sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) {
   const double e0 = trace_ ? chip_.ledger().total().energy.total_pj() : 0;
-  auto it = sync_accounts_.find({layer, static_cast<int>(kind)});
-  if (it == sync_accounts_.end())
-    it = sync_accounts_
-             .emplace(std::pair{layer, static_cast<int>(kind)},
-                      SyncAccounts{{"idle", layer}, {sync_name(kind), layer}})
-             .first;
-  chip_.ledger().wait_until(t.latest, it->second.idle);
-  chip_.ledger().charge_link(t.bytes_sent, t.link_cycles, it->second.link);
+  SyncAccounts &accounts = sync_accounts(layer, kind);
+  chip_.ledger().wait_until(t.latest, accounts.idle);
+  chip_.ledger().charge_link(t.bytes_sent, t.link_cycles, accounts.link);
   if (!trace_) return;
   if (t.latest > t.arrival)
     trace_->slice(Trace::Link, "wait", layer, t.arrival, t.latest - t.arrival,

@@ -218,11 +218,15 @@ class ChipMeter final : public Meter {
   std::unordered_map<std::string, Slot> slots_;  // by those and the shape's bytes
   std::string site_key_, slot_key_;              // reused for look-ups
   Slot *last_ = nullptr;                         // the place of the last call
-  // A synchronisation's waiting ("idle") and link time, by layer and kind.
+  // A synchronisation's waiting ("idle") and link time, by layer and kind: a flat table indexed
+  // by (layer + 1) x kinds + kind (layer -1 is outside the blocks), made as syncs first come. A
+  // look-up is one index (a std::map here cost a walk of cold nodes at every synchronisation).
   struct SyncAccounts {
+    bool made = false;
     chip::Ledger::Account idle, link;
   };
-  std::map<std::pair<int, int>, SyncAccounts> sync_accounts_;
+  std::vector<SyncAccounts> sync_accounts_;
+  SyncAccounts &sync_accounts(int layer, SyncKind kind);
 };
 
 // The link as the profile describes it, in cluster cycles.

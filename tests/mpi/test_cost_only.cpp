@@ -484,6 +484,20 @@ TEST(ChipMeterCharges, EveryCallAsIfPricedDirectly) {
                                       n),
                l, runtime::nonlinear_name(k));
   };
+  // A synchronisation: idle until `latest` (`wait` cycles after the chip's clock), then link time
+  // and bytes, each charged to its layer's "idle" and the synchronisation's own row.
+  auto sync = [&](int l, runtime::SyncKind k, int64_t wait) {
+    mpi::CollectiveTiming t;
+    t.arrival = a.ledger().now();
+    t.latest = t.arrival + wait;
+    t.link_cycles = 40 + l;
+    t.end = t.latest + t.link_cycles;
+    t.idle_cycles = wait;
+    t.bytes_sent = 256;
+    meter.sync(l, k, t);
+    ref.wait_until(t.latest, l);
+    ref.charge_link(t.bytes_sent, t.link_cycles, l, runtime::sync_name(k));
+  };
   for (int t = 0; t < 40; ++t) {
     if (t % 3 == 0) nonlinear(-1, Nonlinear::Copy, 64);  // now and then: another first call
     for (int l = 0; l < 2; ++l) {
@@ -497,10 +511,18 @@ TEST(ChipMeterCharges, EveryCallAsIfPricedDirectly) {
         nonlinear(l, Nonlinear::Requant, 16);
       }
       linear(l, fmt::format("L{}.w2", l), 64, 172, t % 2 == 0);
+      sync(l, t % 2 ? runtime::SyncKind::FfnAllreduce : runtime::SyncKind::AttentionAllreduce,
+           t % 5);
       nonlinear(l, Nonlinear::Add, 64);
     }
     linear(-1, "embedding", 512, 64, false);
+    sync(-1, runtime::SyncKind::LogitsArgmax, 3);
   }
+  // A synchronisation at no layer of the chip is refused, charging nothing.
+  const int64_t now = a.ledger().now();
+  EXPECT_THROW(meter.sync(-2, runtime::SyncKind::FfnAllreduce, {}), std::invalid_argument);
+  EXPECT_THROW(meter.sync(0, static_cast<runtime::SyncKind>(99), {}), std::invalid_argument);
+  EXPECT_EQ(a.ledger().now(), now);
   const chip::Ledger &x = a.ledger();
   EXPECT_EQ(x.now(), ref.now());
   EXPECT_EQ(x.busy_cycles(), ref.busy_cycles());
