@@ -47,12 +47,13 @@ namespace mcuemu::runtime {
 
 class BatchedMeter final : public Meter {
  public:
-  // 256 synchronisations: about 14 decode steps of TinyLlama-42M (18 per step). Fewer meetings
-  // of the chips cost more host time, not less, on the 2-core reference VM: a batch's records
-  // are new memory (a page fault costs 11-16 us there) and fall out of the caches between the
-  // chips' turns (measured, 8 chips: 128 to 512 synchronisations about the same, 1024 and more
-  // slower).
-  static constexpr int kDefaultSyncsPerBatch = 256;
+  // 512 synchronisations: about 28 decode steps of TinyLlama-42M (18 per step). Measured on the
+  // 2-core reference VM, 8 chips, 256 steps (docs/host-speed.md): until session 6, 128 to 512
+  // about the same and 1024 and more slower (a batch's records fall out of the caches between
+  // the chips' turns); since the ranks of a core hand it on with sched_yield (session 7), 512
+  // beats 256 (loop 6.05-7.01 ms against 6.51-7.98 ms, 10 meetings instead of 19), 1024 is no
+  // better (6.98-7.27 ms) and 4096 slower (7.8-13.9 ms).
+  static constexpr int kDefaultSyncsPerBatch = 512;
 
   explicit BatchedMeter(mpi::Cluster &cluster, int syncs_per_batch = kDefaultSyncsPerBatch);
   // Calls before attach() are dropped (as DeferredMeter's are). Set the ChipMeter's trace first.
