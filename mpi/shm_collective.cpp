@@ -161,8 +161,15 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpus[static_cast<size_t>(group_of_[static_cast<size_t>(rank_)])], &one);
-    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
-    if (!pinned_) n_groups_ = 1, group_of_.assign(static_cast<size_t>(size_), 0);
+    // Every rank must agree on the groups (the window's layout and the round's counter of
+    // groups depend on them): if any rank could not be pinned, none is.
+    int ok = sched_setaffinity(0, sizeof one, &one) == 0 ? 1 : 0, everyone = 0;
+    MPI_Allreduce(&ok, &everyone, 1, MPI_INT, MPI_MIN, comm);
+    pinned_ = everyone == 1;
+    if (!pinned_) {
+      if (ok) sched_setaffinity(0, sizeof mine, &mine);  // back to the CPUs it had
+      n_groups_ = 1, group_of_.assign(static_cast<size_t>(size_), 0);
+    }
   } else if (pinning && single && size_ > 1) {
     std::vector<int> cpu_of(static_cast<size_t>(size_));
     for (int r = 0; r < size_; ++r)
@@ -291,8 +298,9 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
     } else {
       // The group's last to arrive (every member wrote its slot before it arrived): combine the
       // group's slots, in rank order, into the group's sum, on the core that wrote them. The
-      // slots never leave their core; only the groups' sums and the result cross cores.
-      std::byte *sum = group_sum(my_group_);
+      // slots never leave their core; only the groups' sums and the result cross cores. With
+      // one group, its sum is the result.
+      std::byte *sum = n_groups_ == 1 ? slot(-1) : group_sum(my_group_);
       int64_t max_clock = INT64_MIN;
       for (int r : members) {
         int64_t c;
@@ -310,23 +318,22 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
       if (to_come == 0) {
         // The last group to arrive: combine the groups' sums in group order.
         std::byte *result = slot(-1);
-        max_clock = INT64_MIN;
-        for (int g = 0; g < n_groups_; ++g) {
-          int64_t c;
-          std::memcpy(&c, group_sum(g), sizeof c);
-          max_clock = std::max(max_clock, c);
-        }
-        std::memcpy(result, &max_clock, sizeof max_clock);
-        if (combine) {
-          if (n > 0) {
+        if (n_groups_ > 1) {
+          max_clock = INT64_MIN;
+          for (int g = 0; g < n_groups_; ++g) {
+            int64_t c;
+            std::memcpy(&c, group_sum(g), sizeof c);
+            max_clock = std::max(max_clock, c);
+          }
+          std::memcpy(result, &max_clock, sizeof max_clock);
+          if (combine && n > 0) {
             std::memcpy(result + kLine, group_sum(0) + kLine, n);
             for (int g = 1; g < n_groups_; ++g)
               combine(std::span(result + kLine, n),
                       std::span<const std::byte>(group_sum(g) + kLine, n));
           }
-        } else if (n > 0) {
-          std::memcpy(result + kLine, slot(root) + kLine, n);
         }
+        if (!combine && n > 0) std::memcpy(result + kLine, slot(root) + kLine, n);
         for (int g = 0; g < n_groups_; ++g) std::atomic_ref<uint32_t>(group(g)->arrived).store(0);
         arrived.store(0);
         generation.store(seen + 1);
