@@ -93,8 +93,7 @@ Doorbells::Doorbells(MPI_Comm comm, WaitPolicy policy) : policy_(policy) {
   MPI_Barrier(node);
   my_index_ = me;
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  spin_first_ =
-      (policy_ == WaitPolicy::Auto || policy_ == WaitPolicy::GroupSleep) && cores >= nlocal;
+  spin_first_ = core_aware(policy_) && cores >= nlocal;
   // The window and `node` live until MPI_Finalize: freeing them is collective, and a rank
   // that leaves on an error must not make the others wait for it.
 }

@@ -34,6 +34,10 @@ enum class WaitPolicy {
   Sleep,       // always sleep on the doorbell when a message is not there yet
   Yield        // MPI_Test + sched_yield (what Open MPI's blocking calls do with yield_when_idle)
 };
+// Auto and GroupSleep: the waits that know how many cores the ranks share (and pin groups).
+inline bool core_aware(WaitPolicy p) {
+  return p == WaitPolicy::Auto || p == WaitPolicy::GroupSleep;
+}
 // From MCUEMU_MPI_WAIT (auto | group-sleep | sleep | yield; default auto). Throws on anything
 // else.
 WaitPolicy wait_policy_from_env();

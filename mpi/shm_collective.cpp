@@ -147,8 +147,7 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
   cores_ = std::max<int>(1, static_cast<int>(cpus.size()));
   group_of_.assign(static_cast<size_t>(size_), 0);
   n_groups_ = 1;
-  const bool pinning = (policy == WaitPolicy::Auto || policy == WaitPolicy::GroupSleep) &&
-                       std::getenv("MCUEMU_NO_PIN") == nullptr;
+  const bool pinning = core_aware(policy) && std::getenv("MCUEMU_NO_PIN") == nullptr;
   bool same = true, single = true;
   for (const auto &m : all) {
     same = same && CPU_EQUAL(&m, &all[0]);
@@ -201,8 +200,7 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
     members_[static_cast<size_t>(group_of_[static_cast<size_t>(r)])].push_back(r);
   my_group_ = group_of_[static_cast<size_t>(rank_)];
   yield_in_group_ = policy == WaitPolicy::Auto;
-  spin_first_ = (policy == WaitPolicy::Auto || policy == WaitPolicy::GroupSleep) && !pinned_ &&
-                cores_ >= size_;
+  spin_first_ = core_aware(policy) && !pinned_ && cores_ >= size_;
 }
 
 void ShmCollective::release_group(int g) {
@@ -278,6 +276,23 @@ void ShmCollective::wait_for_generation(uint32_t seen, bool last_of_group) {
   sleepers.fetch_sub(1);
 }
 
+// Into dst: the largest clock of the blocks at(0) .. at(k-1), and with `combine` their first n
+// bytes combined in that order (without, the bytes are not touched).
+template <class At>
+void ShmCollective::gather(std::byte *dst, int k, At at, size_t n, Combine combine) {
+  int64_t max_clock = INT64_MIN;
+  for (int i = 0; i < k; ++i) {
+    int64_t c;
+    std::memcpy(&c, at(i), sizeof c);
+    max_clock = std::max(max_clock, c);
+  }
+  std::memcpy(dst, &max_clock, sizeof max_clock);
+  if (!combine || n == 0) return;
+  std::memcpy(dst + kLine, at(0) + kLine, n);
+  for (int i = 1; i < k; ++i)
+    combine(std::span(dst + kLine, n), std::span<const std::byte>(at(i) + kLine, n));
+}
+
 int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine combine, int root) {
   auto *h = reinterpret_cast<Header *>(base_);
   std::atomic_ref<uint32_t> arrived(h->arrived), generation(h->generation);
@@ -300,39 +315,16 @@ int64_t ShmCollective::round(std::span<std::byte> data, int64_t clock, Combine c
       // group's slots, in rank order, into the group's sum, on the core that wrote them. The
       // slots never leave their core; only the groups' sums and the result cross cores. With
       // one group, its sum is the result.
-      std::byte *sum = n_groups_ == 1 ? slot(-1) : group_sum(my_group_);
-      int64_t max_clock = INT64_MIN;
-      for (int r : members) {
-        int64_t c;
-        std::memcpy(&c, slot(r), sizeof c);
-        max_clock = std::max(max_clock, c);
-      }
-      std::memcpy(sum, &max_clock, sizeof max_clock);
-      if (combine && n > 0) {
-        std::memcpy(sum + kLine, slot(members[0]) + kLine, n);
-        for (size_t i = 1; i < members.size(); ++i)
-          combine(std::span(sum + kLine, n),
-                  std::span<const std::byte>(slot(members[i]) + kLine, n));
-      }
+      gather(
+          n_groups_ == 1 ? slot(-1) : group_sum(my_group_), static_cast<int>(members.size()),
+          [&](int i) { return slot(members[static_cast<size_t>(i)]); }, n, combine);
       const int to_come = n_groups_ - 1 - static_cast<int>(arrived.fetch_add(1));
       if (to_come == 0) {
         // The last group to arrive: combine the groups' sums in group order.
         std::byte *result = slot(-1);
-        if (n_groups_ > 1) {
-          max_clock = INT64_MIN;
-          for (int g = 0; g < n_groups_; ++g) {
-            int64_t c;
-            std::memcpy(&c, group_sum(g), sizeof c);
-            max_clock = std::max(max_clock, c);
-          }
-          std::memcpy(result, &max_clock, sizeof max_clock);
-          if (combine && n > 0) {
-            std::memcpy(result + kLine, group_sum(0) + kLine, n);
-            for (int g = 1; g < n_groups_; ++g)
-              combine(std::span(result + kLine, n),
-                      std::span<const std::byte>(group_sum(g) + kLine, n));
-          }
-        }
+        if (n_groups_ > 1)
+          gather(
+              result, n_groups_, [&](int g) { return group_sum(g); }, n, combine);
         if (!combine && n > 0) std::memcpy(result + kLine, slot(root) + kLine, n);
         for (int g = 0; g < n_groups_; ++g) std::atomic_ref<uint32_t>(group(g)->arrived).store(0);
         arrived.store(0);

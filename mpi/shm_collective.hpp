@@ -76,6 +76,8 @@ class ShmCollective {
   Group *group(int g) const;
   void assign_groups(MPI_Comm comm, WaitPolicy policy);
   void release_group(int g);
+  template <class At>
+  static void gather(std::byte *dst, int k, At at, size_t n, Combine combine);
   void wait_for_generation(uint32_t seen, bool last_of_group);
 
   int size_ = 1, rank_ = 0;

@@ -382,7 +382,7 @@ ChipMeter::SyncAccounts &ChipMeter::sync_accounts(int layer, SyncKind kind) {
   if (layer < -1 || k < 0 || k >= kKinds)
     throw std::invalid_argument(
         fmt::format("synchronisation at layer {}, kind {}: no such place", layer, k));
-  const size_t i = static_cast<size_t>(layer + 1) * kKinds + static_cast<size_t>(k);
+  const size_t i = (static_cast<size_t>(layer) + 1) * kKinds + static_cast<size_t>(k);
   if (i >= sync_accounts_.size()) sync_accounts_.resize(i + 1);
   SyncAccounts &a = sync_accounts_[i];
   if (!a.made) a = {true, {"idle", layer}, {sync_name(kind), layer}};
