@@ -51,12 +51,14 @@ struct ValueIndex {
   int64_t index;
 };
 
+// The record (a ValueIndex, then any payload) of the larger value, of the lower index among
+// equal values: the whole record goes with its value.
 void max_lowest_index(std::span<std::byte> acc, std::span<const std::byte> in) {
   ValueIndex a, b;
   std::memcpy(&a, acc.data(), sizeof a);
   std::memcpy(&b, in.data(), sizeof b);
   if (b.value > a.value || (b.value == a.value && b.index < a.index))
-    std::memcpy(acc.data(), &b, sizeof b);
+    std::memcpy(acc.data(), in.data(), acc.size());
 }
 
 }  // namespace
@@ -385,15 +387,29 @@ CollectiveTiming Cluster::broadcast(std::span<int8_t> data, int root, int64_t cl
   return t;
 }
 
-CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock) {
+CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock,
+                                 std::span<std::byte> payload) {
   CollectiveTiming t;
   t.arrival = clock;
   int64_t latest = clock;
   ValueIndex vi{value, index};
   if (size_ > 1) {
+    if (!payload.empty() && (!shm_ || dry_))
+      throw std::logic_error("an arg-max with a payload needs the shared-memory transport");
+    if (sizeof vi + payload.size() > ShmCollective::kRoundBytes)
+      throw std::logic_error("an arg-max payload must fit one shared-memory round");
     int64_t shm_latest = clock;
-    if (shm_ && !dry_)
+    if (shm_ && !dry_ && payload.empty()) {
       shm_latest = shm_round(std::as_writable_bytes(std::span(&vi, 1)), clock, max_lowest_index, 0);
+    } else if (shm_ && !dry_) {
+      // The payload rides in the same round, behind the value and index.
+      argmax_record_.resize(sizeof vi + payload.size());
+      std::memcpy(argmax_record_.data(), &vi, sizeof vi);
+      std::memcpy(argmax_record_.data() + sizeof vi, payload.data(), payload.size());
+      shm_latest = shm_round(argmax_record_, clock, max_lowest_index, 0);
+      std::memcpy(&vi, argmax_record_.data(), sizeof vi);
+      std::memcpy(payload.data(), argmax_record_.data() + sizeof vi, payload.size());
+    }
     count_only_ = shm_ != nullptr || dry_;
     tree_reduce_bcast(std::as_writable_bytes(std::span(&vi, 1)), latest, max_lowest_index, t);
     if (count_only_) latest = shm_latest;

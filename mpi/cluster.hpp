@@ -97,7 +97,12 @@ class Cluster {
   // `root`'s bytes end up on every chip (binomial tree).
   CollectiveTiming broadcast(std::span<int8_t> data, int root, int64_t clock);
   // Global arg-max: the largest value and, among equal values, the lowest global index.
-  CollectiveTiming argmax(int32_t &value, int64_t &index, int64_t clock);
+  // `payload` (optional, the same size on every rank): bytes that follow the value, so that every
+  // rank ends up with the winner's (host-side only: the timing, bytes and messages are those of
+  // the value and index alone, which is all the chips' link carries). A non-empty payload needs
+  // the shared-memory transport (shared_memory(); std::logic_error otherwise) or one rank.
+  CollectiveTiming argmax(int32_t &value, int64_t &index, int64_t clock,
+                          std::span<std::byte> payload = {});
 
   // This chip's share of a collective, worked out without communicating: bytes_sent,
   // messages_sent and link_cycles exactly as the collective above reports them (they do not
@@ -163,6 +168,7 @@ class Cluster {
   // While set, send / recv / sendrecv only count what they would put on the link (the data
   // moves in shared memory) and receive nothing: recv returns INT64_MIN as the peer's clock.
   bool count_only_ = false;
+  std::vector<std::byte> argmax_record_;  // argmax with a payload: value, index, payload
   // While set (the *_share functions), a collective moves nothing at all, not even in shared
   // memory: it only counts its hops, as if this chip arrived alone.
   bool dry_ = false;

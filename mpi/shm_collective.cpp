@@ -18,10 +18,9 @@
 namespace mcuemu::mpi {
 namespace {
 
-// Bytes of one rank's contribution per round; a larger payload goes in several rounds. 64 KiB
-// holds the all-reduce of a decode step (dim x 4 B) many times over; prompt-mode and encoder
-// partials (S x dim x 4 B) take a few rounds.
-constexpr size_t kCapacity = 64 * 1024;
+// 64 KiB per round holds the all-reduce of a decode step (dim x 4 B) many times over;
+// prompt-mode and encoder partials (S x dim x 4 B) take a few rounds.
+constexpr size_t kCapacity = ShmCollective::kRoundBytes;
 constexpr size_t kLine = 64;
 constexpr size_t kSlotBytes = kLine + kCapacity;  // clock in the first line, then the bytes
 // A sleeping rank looks again after this long even if nobody woke it (a safety net only: the

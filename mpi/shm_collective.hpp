@@ -56,6 +56,9 @@ class ShmCollective {
   // combine here is: sums mod 2^32, maxima. Without `combine`, data becomes rank `root`'s.
   // Returns the largest `clock` passed by any rank.
   int64_t round(std::span<std::byte> data, int64_t clock, Combine combine, int root = 0);
+  // Bytes of one rank's contribution per round; a larger payload goes in several rounds, each
+  // combined on its own (so a combine that reads a record's header needs the record in one).
+  static constexpr size_t kRoundBytes = 64 * 1024;
 
   int64_t sleeps() const { return sleeps_; }
   int64_t yields() const { return yields_; }

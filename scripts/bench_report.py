@@ -49,7 +49,8 @@ def main():
             "run_s": med["run_s"],
             "wall_s": med["wall_s"],
             "ranks": [{k: h[k] for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
-                                          "bookkeeping_s", "run_s", "sleeps", "yields")}
+                                          "bookkeeping_s", "run_s", "sleeps", "yields",
+                                          "carried_embeddings")}
                       for h in ranks],
             "memory": {
                 "sum_peak_rss_bytes": sum(m["peak_rss_bytes"] for m in mem_end),
@@ -105,7 +106,8 @@ def main():
     print("\nper-rank wall clock of the 8-chip run (s): kernels / MPI wait / MPI transfer / bookkeeping / run")
     for i, r in enumerate(full8["ranks"]):
         print(f"  rank {i}: {r['kernels_s']:.3f} / {r['mpi_wait_s']:.3f} / {r['mpi_transfer_s']:.3f} / "
-              f"{r['bookkeeping_s']:.3f} / {r['run_s']:.3f}   ({r['sleeps']} sleeps, {r['yields']} yields)")
+              f"{r['bookkeeping_s']:.3f} / {r['run_s']:.3f}   ({r['sleeps']} sleeps, {r['yields']} yields, "
+              f"{r['carried_embeddings']} rows carried)")
     r1 = report["chips_1"]["ranks"][0]
     print(f"  1 chip: {r1['kernels_s']:.3f} / {r1['mpi_wait_s']:.3f} / {r1['mpi_transfer_s']:.3f} / "
           f"{r1['bookkeeping_s']:.3f} / {r1['run_s']:.3f}")

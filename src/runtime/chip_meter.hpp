@@ -40,6 +40,9 @@ class ChipMeter final : public Meter {
   }
   void sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) override;
   int64_t clock() const override { return chip_.ledger().now(); }
+  int64_t nonlinear_cycles(int layer, Nonlinear kind, int64_t elements) override {
+    return nonlinear_op(layer, kind, elements).cycles();
+  }
   // Record every op into `trace` (nullptr: no trace).
   void set_trace(Trace *trace) { trace_ = trace; }
 

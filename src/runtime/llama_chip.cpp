@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "runtime/kernels.hpp"
@@ -310,11 +311,34 @@ void LlamaChip::embed(std::span<const int> tokens) {
     const int token = tokens[0];
     int owner = 0;
     while (token >= model::split_range(cfg_.vocab_size, N, owner).end) ++owner;
+    const bool carried = carried_.token == token;  // the same on every chip (see argmax())
+    const Carried c = carried_;
+    carried_.token = -1;
     if (owner == cluster_.rank()) {
-      if (compute_) embedding_.row(token - plan_.vocab.begin, std::span(x_).first(D));
+      if (compute_ && !carried) embedding_.row(token - plan_.vocab.begin, std::span(x_).first(D));
       meter_.nonlinear(-1, Nonlinear::Copy, D);
     }
-    broadcast(meter_, cluster_, -1, SyncKind::EmbeddingBroadcast, std::span(x_).first(D), owner);
+    if (!carried) {
+      broadcast(meter_, cluster_, -1, SyncKind::EmbeddingBroadcast, std::span(x_).first(D), owner);
+    } else {
+      // The row came with the arg-max; the broadcast's timing as Cluster::broadcast reports it:
+      // this chip's share of the tree, and the latest arrival, which is the owner's (every chip
+      // left the arg-max at c.clock; the owner has charged its copy of the row since).
+      const auto *row = reinterpret_cast<const int8_t *>(carry_.data() + sizeof(int64_t));
+      std::copy_n(row, D, x_.begin());
+      mpi::CollectiveTiming t = cluster_.broadcast_share(D, owner);
+      t.arrival = meter_.clock();
+      t.latest = c.clock + c.copy_cycles;
+      if (t.arrival != (owner == cluster_.rank() ? t.latest : c.clock))
+        throw std::logic_error(fmt::format(
+            "chip {}: its clock moved between the arg-max and the next step's embedding ({} "
+            "cycles, expected {})",
+            cluster_.rank(), t.arrival, owner == cluster_.rank() ? t.latest : c.clock));
+      t.end = t.latest + t.link_cycles;
+      t.idle_cycles = t.latest - t.arrival;
+      meter_.sync(-1, SyncKind::EmbeddingBroadcast, t);
+      ++stats_.carried_embeddings;
+    }
   } else {
     // Several tokens with different owners: each chip writes the rows it owns into a zeroed
     // (S, D) block and one all-reduce assembles them (exact: one non-zero term per element).
@@ -389,7 +413,7 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
     meter_.sync_later(-1, SyncKind::LogitsArgmax, cluster_.argmax_share());
     best_index = placeholder_token_;
   } else {
-    meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
+    argmax(best, best_index);
   }
   ++stats_.edge_exchanges;
   stats_.tokens += S;
@@ -399,6 +423,31 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
     step_stats_ = stats_ - before;
   }
   return static_cast<int>(best_index);
+}
+
+void LlamaChip::argmax(int32_t &best, int64_t &best_index) {
+  const int D = cfg_.dim;
+  carried_.token = -1;
+  if (!compute_ || !cluster_.shared_memory() || cluster_.size() < 2) {
+    meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
+    return;
+  }
+  // Each chip's candidate carries its embedding row and what the owner's copy of it costs (-1
+  // when the chip has no rows or its meter cannot tell: the winner's -1 means no carry, for
+  // every chip alike).
+  carry_.assign(sizeof(int64_t) + D, std::byte{0});
+  int64_t cycles = -1;
+  if (vocab_ > 0) {
+    if (copy_cycles_ == -2) copy_cycles_ = meter_.nonlinear_cycles(-1, Nonlinear::Copy, D);
+    cycles = copy_cycles_;
+    embedding_.row(static_cast<size_t>(best_index - plan_.vocab.begin),
+                   std::span(reinterpret_cast<int8_t *>(carry_.data() + sizeof cycles), D));
+  }
+  std::memcpy(carry_.data(), &cycles, sizeof cycles);
+  meter_.sync(-1, SyncKind::LogitsArgmax,
+              cluster_.argmax(best, best_index, meter_.clock(), carry_));
+  std::memcpy(&cycles, carry_.data(), sizeof cycles);
+  if (cycles >= 0) carried_ = {best_index, cycles, meter_.clock()};
 }
 
 void LlamaChip::linear(int l, const ShardLinear &w, std::span<const int8_t> x, std::span<int32_t> y,

@@ -55,13 +55,17 @@ struct RunStats {
   int64_t syncs_per_block[2] = {0, 0};  // attention, FFN all-reduces (counted per block)
   int64_t block_syncs = 0;              // all all-reduces inside blocks
   int64_t edge_exchanges = 0;           // embedding broadcasts + arg-max reductions
-  int64_t tokens = 0;                   // rows run (prompt tokens count one each)
-  int64_t forwards = 0;                 // forward() calls: one per step, one per prompt
+  // Host-side only: embedding broadcasts whose row came with the arg-max before (no round of
+  // their own; the same data and the same charges: see LlamaChip::embed).
+  int64_t carried_embeddings = 0;
+  int64_t tokens = 0;    // rows run (prompt tokens count one each)
+  int64_t forwards = 0;  // forward() calls: one per step, one per prompt
 
   RunStats &operator+=(const RunStats &o) {
     for (int i = 0; i < 2; ++i) syncs_per_block[i] += o.syncs_per_block[i];
     block_syncs += o.block_syncs;
     edge_exchanges += o.edge_exchanges;
+    carried_embeddings += o.carried_embeddings;
     tokens += o.tokens;
     forwards += o.forwards;
     return *this;
@@ -71,6 +75,7 @@ struct RunStats {
     for (int i = 0; i < 2; ++i) d.syncs_per_block[i] -= o.syncs_per_block[i];
     d.block_syncs -= o.block_syncs;
     d.edge_exchanges -= o.edge_exchanges;
+    d.carried_embeddings -= o.carried_embeddings;
     d.tokens -= o.tokens;
     d.forwards -= o.forwards;
     return d;
@@ -127,6 +132,9 @@ class LlamaChip {
             Meter &meter, mpi::AllreduceAlgo algo, Exchange exchange);
   void build(const weights::QLlamaModel &model, weights::QLlamaModel *movable);
   void embed(std::span<const int> tokens);
+  // The arg-max after the blocks; with the shared-memory transport it also carries the winner's
+  // embedding row to every chip, for the next step's embed().
+  void argmax(int32_t &best, int64_t &best_index);
   void attention(int l, int start, int S);
   void ffn(int l, int S);
   // y (S, out) = x (S, in) . W^T: a GEMV for one row, a GEMM for several.
@@ -165,6 +173,19 @@ class LlamaChip {
   // Activations for max_rows rows, allocated once (no allocation per token).
   std::vector<int8_t> x_, xn_, q_, k_, v_, att_, h1_, h3_, g_, delta_, scores8_, probs_;
   std::vector<int32_t> acc_, acc_ffn_, part_, scores32_, av32_, logits_;
+  // The next token's embedding row, carried in the arg-max round (the shared-memory transport
+  // moves a few hundred bytes more in a round it runs anyway): if the next step's token is the
+  // arg-max, every chip has the row, and the broadcast the chips are charged for is worked out
+  // here, exactly as the collective would report it, without a round of its own. The clocks
+  // make that possible: every chip leaves the arg-max at the same clock, and until the
+  // broadcast only the owner charges anything (its copy of the row).
+  struct Carried {
+    int64_t token = -1;       // the winner's index; -1: nothing carried
+    int64_t copy_cycles = 0;  // what the owner's copy of the row costs it
+    int64_t clock = 0;        // every chip's clock after the arg-max
+  } carried_;
+  std::vector<std::byte> carry_;  // the arg-max payload: the owner's copy cycles, then the row
+  int64_t copy_cycles_ = -2;      // this chip's copy of a row (-2: not asked; -1: not known)
   RunStats stats_;
   RunStats step_stats_;  // what the last step walked added (a replayed step adds the same)
 };

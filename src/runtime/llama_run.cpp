@@ -208,6 +208,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   r.forwards = st.forwards;
   r.syncs_per_block_attn = st.syncs_per_block[0];
   r.syncs_per_block_ffn = st.syncs_per_block[1];
+  r.host.carried_embeddings = st.carried_embeddings;
   return r;
 }
 
@@ -233,6 +234,7 @@ nlohmann::json host_json(const HostTimes &h) {
           {"messages", h.messages},
           {"sleeps", h.sleeps},
           {"yields", h.yields},
+          {"carried_embeddings", h.carried_embeddings},
           {"page_faults", h.page_faults},
           {"settle_exchanges", h.settle_exchanges},
           {"replayed_steps", h.replayed_steps}};

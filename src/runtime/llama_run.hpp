@@ -64,6 +64,8 @@ struct HostTimes {
   int64_t page_faults = 0;  // the run thread's minor page faults (new memory, code touched first)
   int64_t settle_exchanges = 0;  // cost-only, batched: max-reductions that settled the clocks
   int64_t replayed_steps = 0;    // cost-only, batched: steps the meter replayed (begin_step)
+  // Embedding broadcasts whose row came with the arg-max before (shared memory): rounds saved
+  int64_t carried_embeddings = 0;
 };
 nlohmann::json host_json(const HostTimes &h);
 

@@ -72,4 +72,13 @@ int64_t DeferredMeter::clock() const {
   return c;
 }
 
+int64_t DeferredMeter::nonlinear_cycles(int l, Nonlinear k, int64_t n) {
+  if (!to_) return -1;
+  const int64_t t0 = now_ns();
+  flush();
+  const int64_t c = to_->nonlinear_cycles(l, k, n);
+  host_ns_ += now_ns() - t0;
+  return c;
+}
+
 }  // namespace mcuemu::runtime

@@ -46,6 +46,11 @@ class Meter {
   virtual void sync(int layer, SyncKind kind, const mpi::CollectiveTiming &t) = 0;
   // The chip's simulated clock in cycles (collectives start from it).
   virtual int64_t clock() const = 0;
+  // The cycles nonlinear(layer, kind, elements) would charge, without charging anything; -1 for
+  // a meter that cannot tell.
+  virtual int64_t nonlinear_cycles(int /*layer*/, Nonlinear /*kind*/, int64_t /*elements*/) {
+    return -1;
+  }
 
   // True for a meter that works out the clocks of the synchronisations itself, later
   // (BatchedMeter, cost-only runs): the chip then does not meet the other chips at each one; it
@@ -100,6 +105,7 @@ class DeferredMeter final : public Meter {
   }
   void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override;
   int64_t clock() const override;
+  int64_t nonlinear_cycles(int l, Nonlinear k, int64_t n) override;
   // Host nanoseconds spent in the attached meter so far.
   int64_t host_ns() const { return host_ns_; }
 

@@ -145,6 +145,31 @@ TEST(Transports, SharedMemoryAndPointToPointAgree) {
     EXPECT_EQ(va, vb);
     EXPECT_EQ(ia, ib);
     expect_same_timing(ta, tb, "argmax");
+    // With a payload (shared memory only): every rank gets the winner's payload; the timing,
+    // bytes and messages stay those of the value and index.
+    for (size_t n : {1u, 520u}) {
+      int32_t vc = ties ? 5 : 10 * r;
+      int64_t ic = 1000 - r;
+      std::vector<std::byte> pay(n, static_cast<std::byte>(r + 1));
+      if (!shm.shared_memory()) {
+        if (shm.size() > 1) {
+          EXPECT_THROW(shm.argmax(vc, ic, 50 * r, pay), std::logic_error);
+        }
+        continue;
+      }
+      const auto tc = shm.argmax(vc, ic, 50 * r, pay);
+      EXPECT_EQ(vc, va);
+      EXPECT_EQ(ic, ia);
+      const int winner = static_cast<int>(1000 - ia);  // the highest rank wins either way
+      EXPECT_EQ(pay, std::vector<std::byte>(n, static_cast<std::byte>(winner + 1))) << n;
+      expect_same_timing(tc, tb, "argmax with a payload");
+    }
+  }
+  if (p2p.size() > 1) {
+    int32_t v = 0;
+    int64_t i = 0;
+    std::vector<std::byte> pay(4);
+    EXPECT_THROW(p2p.argmax(v, i, 0, pay), std::logic_error);
   }
 }
 

@@ -150,6 +150,62 @@ TEST(LlamaShardExchange, Int8HalvesLinkBytesAndIsExactOnOneChip) {
   }
 }
 
+// With the shared-memory transport the next token's embedding row rides in the arg-max round
+// and the embedding broadcast has no round of its own; the chips must be charged exactly what
+// the broadcast charges over point-to-point MPI (which always runs it): the same tokens and,
+// on every chip, the same clock and the same ledger rows, energies bit for bit.
+TEST(LlamaShardCarry, CarriedEmbeddingRowChargesWhatTheBroadcastDoes) {
+  const chip::Profile p = chip::load_profile("gap9");
+  runtime::RunConfig rc;
+  rc.prompt_tokens = 3;
+  rc.tokens = 6;
+  rc.seed = 11;
+  std::vector<std::unique_ptr<chip::Chip>> chips;
+  std::vector<runtime::RunResult> results;
+  bool shared = false;
+  for (auto transport : {mpi::Cluster::Transport::Auto, mpi::Cluster::Transport::PointToPoint}) {
+    mpi::Cluster cluster(MPI_COMM_WORLD, runtime::link_model(p), mpi::WaitPolicy::Auto, transport);
+    if (transport == mpi::Cluster::Transport::Auto) shared = cluster.shared_memory();
+    const auto plan = model::make_plan(tiny_model().config, cluster.size());
+    chips.push_back(std::make_unique<chip::Chip>(cluster.rank(), p));
+    results.push_back(
+        runtime::run_llama(tiny_model(), plan.chips[cluster.rank()], cluster, *chips.back(), rc));
+  }
+  const auto &carried = results[0], &plain = results[1];
+  EXPECT_EQ(plain.host.carried_embeddings, 0);
+  if (shared) {
+    // Every decode step's token is the arg-max before it; a prompt token only by chance.
+    EXPECT_GE(carried.host.carried_embeddings, rc.tokens);
+    EXPECT_LT(carried.host.carried_embeddings, rc.tokens + rc.prompt_tokens);
+  }
+  EXPECT_EQ(carried.generated, plain.generated);
+  EXPECT_EQ(carried.end_cycles, plain.end_cycles);
+  EXPECT_EQ(carried.edge_exchanges, plain.edge_exchanges);
+  const chip::Ledger &a = chips[0]->ledger(), &b = chips[1]->ledger();
+  auto same = [](const chip::LedgerTotals &x, const chip::LedgerTotals &y, const std::string &row) {
+    EXPECT_EQ(x.count, y.count) << row;
+    EXPECT_EQ(x.cycles, y.cycles) << row;
+    EXPECT_EQ(x.link_bytes, y.link_bytes) << row;
+    EXPECT_EQ(x.bytes.v, y.bytes.v) << row;
+    EXPECT_EQ(x.energy.idle_pj, y.energy.idle_pj) << row;
+    EXPECT_EQ(x.energy.link_pj, y.energy.link_pj) << row;
+    EXPECT_EQ(x.energy.active_pj, y.energy.active_pj) << row;
+    EXPECT_EQ(x.energy.compute_pj, y.energy.compute_pj) << row;
+    EXPECT_EQ(x.energy.total_pj(), y.energy.total_pj()) << row;
+  };
+  EXPECT_EQ(a.now(), b.now());
+  EXPECT_EQ(a.idle_cycles(), b.idle_cycles());
+  EXPECT_EQ(a.link_cycles(), b.link_cycles());
+  same(a.total(), b.total(), "total");
+  ASSERT_EQ(a.by_kind().size(), b.by_kind().size());
+  for (const auto &[kind, row] : a.by_kind()) {
+    ASSERT_TRUE(b.by_kind().contains(kind)) << kind;
+    same(row, b.by_kind().at(kind), kind);
+  }
+  ASSERT_EQ(a.by_layer().size(), b.by_layer().size());
+  for (const auto &[layer, row] : a.by_layer()) same(row, b.by_layer().at(layer), "layer");
+}
+
 }  // namespace
 
 // A rank that reads only its slice of the model file (read_qllama_slice, moved into the chip)
