@@ -395,7 +395,9 @@ CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock,
   ValueIndex vi{value, index};
   if (size_ > 1) {
     if (!payload.empty() && (!shm_ || dry_))
-      throw std::logic_error("an arg-max with a payload needs the shared-memory transport");
+      throw std::logic_error(
+          "an arg-max with a payload needs the shared-memory transport (and moves data: not a "
+          "share)");
     if (sizeof vi + payload.size() > ShmCollective::kRoundBytes)
       throw std::logic_error("an arg-max payload must fit one shared-memory round");
     int64_t shm_latest = clock;

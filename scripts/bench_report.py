@@ -48,7 +48,7 @@ def main():
             "tokens_per_s_wall": med["steps"] / med["wall_s"],
             "run_s": med["run_s"],
             "wall_s": med["wall_s"],
-            "ranks": [{k: h[k] for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
+            "ranks": [{k: h.get(k, 0) for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
                                           "bookkeeping_s", "run_s", "sleeps", "yields",
                                           "carried_embeddings")}
                       for h in ranks],

@@ -428,7 +428,9 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
 void LlamaChip::argmax(int32_t &best, int64_t &best_index) {
   const int D = cfg_.dim;
   carried_.token = -1;
-  if (!compute_ || !cluster_.shared_memory() || cluster_.size() < 2) {
+  if (!compute_ || !cluster_.shared_memory() || cluster_.size() < 2 ||
+      2 * sizeof(int64_t) + sizeof(int64_t) + static_cast<size_t>(D) >
+          mpi::ShmCollective::kRoundBytes) {
     meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
     return;
   }
@@ -438,7 +440,7 @@ void LlamaChip::argmax(int32_t &best, int64_t &best_index) {
   carry_.assign(sizeof(int64_t) + D, std::byte{0});
   int64_t cycles = -1;
   if (vocab_ > 0) {
-    if (copy_cycles_ == -2) copy_cycles_ = meter_.nonlinear_cycles(-1, Nonlinear::Copy, D);
+    if (copy_cycles_ < 0) copy_cycles_ = meter_.nonlinear_cycles(-1, Nonlinear::Copy, D);
     cycles = copy_cycles_;
     embedding_.row(static_cast<size_t>(best_index - plan_.vocab.begin),
                    std::span(reinterpret_cast<int8_t *>(carry_.data() + sizeof cycles), D));

@@ -185,7 +185,7 @@ class LlamaChip {
     int64_t clock = 0;        // every chip's clock after the arg-max
   } carried_;
   std::vector<std::byte> carry_;  // the arg-max payload: the owner's copy cycles, then the row
-  int64_t copy_cycles_ = -2;      // this chip's copy of a row (-2: not asked; -1: not known)
+  int64_t copy_cycles_ = -1;      // this chip's copy of a row (-1: not known yet)
   RunStats stats_;
   RunStats step_stats_;  // what the last step walked added (a replayed step adds the same)
 };

@@ -145,11 +145,15 @@ TEST(Transports, SharedMemoryAndPointToPointAgree) {
     EXPECT_EQ(va, vb);
     EXPECT_EQ(ia, ib);
     expect_same_timing(ta, tb, "argmax");
-    // With a payload (shared memory only): every rank gets the winner's payload; the timing,
-    // bytes and messages stay those of the value and index.
-    for (size_t n : {1u, 520u}) {
-      int32_t vc = ties ? 5 : 10 * r;
-      int64_t ic = 1000 - r;
+    // With a payload (shared memory only): every rank gets the winner's payload, the timing,
+    // bytes and messages stay those of the value and index. A rank in the middle wins (by its
+    // value, or by its index among equal values), so neither the first nor the last record
+    // combined is the answer.
+    const int w = shm.size() / 2;
+    for (size_t n : {size_t{1}, size_t{520}, mcuemu::mpi::ShmCollective::kRoundBytes - 16}) {
+      int32_t vc = ties ? 5 : (r == w ? 1000 : r), vp = vc;
+      int64_t ic = ties ? 1000 + std::abs(r - w) : 1000 - r, ip = ic;
+      const auto tp = p2p.argmax(vp, ip, 50 * r);
       std::vector<std::byte> pay(n, static_cast<std::byte>(r + 1));
       if (!shm.shared_memory()) {
         if (shm.size() > 1) {
@@ -158,12 +162,19 @@ TEST(Transports, SharedMemoryAndPointToPointAgree) {
         continue;
       }
       const auto tc = shm.argmax(vc, ic, 50 * r, pay);
-      EXPECT_EQ(vc, va);
-      EXPECT_EQ(ic, ia);
-      const int winner = static_cast<int>(1000 - ia);  // the highest rank wins either way
-      EXPECT_EQ(pay, std::vector<std::byte>(n, static_cast<std::byte>(winner + 1))) << n;
-      expect_same_timing(tc, tb, "argmax with a payload");
+      EXPECT_EQ(vc, vp);
+      EXPECT_EQ(ic, ip);
+      EXPECT_EQ(ic, ties ? 1000 : 1000 - w);
+      EXPECT_EQ(pay, std::vector<std::byte>(n, static_cast<std::byte>(w + 1))) << n;
+      expect_same_timing(tc, tp, "argmax with a payload");
     }
+  }
+  if (shm.shared_memory()) {
+    // A record (value, index, payload) must fit one round: the combine reads its header.
+    int32_t v = r;
+    int64_t i = r;
+    std::vector<std::byte> pay(mcuemu::mpi::ShmCollective::kRoundBytes - 15);
+    EXPECT_THROW(shm.argmax(v, i, 0, pay), std::logic_error);
   }
   if (p2p.size() > 1) {
     int32_t v = 0;
