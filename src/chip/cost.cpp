@@ -354,16 +354,32 @@ OpCost fastest_tiling(std::int64_t n, std::int64_t n_max, Price price, Bound bou
   return best;
 }
 
-// A lower bound of a block's pipeline (run_pipeline) of `n_tiles` tiles that bring `in_bytes` in
-// all together over `in_path`, every tile some: the first load and each step until the last
-// (n_tiles in all) take at least one hop's transfer of a tile, so for any hop h the block takes
-// at least n_tiles x h's setup + in_bytes / h's bandwidth.
+// A lower bound of the cycles of run_pipeline for a whole op (`blocks` pipelines of `n_tiles`
+// tiles each; `in_bytes`, `out_bytes` and `compute` are the sums over all tiles of all blocks,
+// each tile bringing some in and, when out_bytes > 0, writing some out; `prologue` each
+// block's bytes loaded before its first tile, `prologue_bytes` their sum). A hop that touches
+// L1 carries, in the first load and in every step until the last, its tile's load plus the
+// write-back of the tile before, and the write-back of the last tile follows the last step:
+// every tile's load and write-back, one after the other, on top of the prologue (first, before
+// any step). And every step takes at least its tile's compute. (run_pipeline's first, steps and
+// last are disjoint sums.)
 template <class Hops>
-double transfer_bound(const Hops &in_path, std::int64_t n_tiles, double in_bytes) {
-  double b = 0;
-  for (const Hop &h : in_path)
-    b = std::max(b, static_cast<double>(n_tiles) * h.setup_cycles + in_bytes / h.bytes_per_cycle);
-  return b;
+double pipeline_bound(const Hops &in_path, const Hop &out_hop, std::int64_t blocks,
+                      std::int64_t n_tiles, double in_bytes, double out_bytes, double compute,
+                      double prologue_bytes) {
+  const Hop l2_l1{Level::L2, Level::L1, out_hop.bytes_per_cycle, out_hop.setup_cycles};
+  const double tiles = static_cast<double>(blocks) * static_cast<double>(n_tiles);
+  const double prologue = prologue_bytes > 0 ? static_cast<double>(blocks) * l2_l1.setup_cycles +
+                                                   prologue_bytes / l2_l1.bytes_per_cycle
+                                             : 0;
+  const double out =
+      out_bytes > 0 ? tiles * out_hop.setup_cycles + out_bytes / out_hop.bytes_per_cycle : 0;
+  double b = compute;
+  for (const Hop &h : in_path) {
+    const double in = in_bytes > 0 ? tiles * h.setup_cycles + in_bytes / h.bytes_per_cycle : 0;
+    b = std::max(b, in + (touches_l1(h) ? out : 0));
+  }
+  return prologue + b;
 }
 
 }  // namespace
@@ -407,10 +423,49 @@ OpCost CostModel::price_matmul(OpKind kind, std::int64_t M, std::int64_t N, std:
         return price_matmul_tiled(kind, M, N, K, weight_level, out_bytes, m_t, n_t);
       },
       [&](std::int64_t n_t) {  // every block streams all of W: N x K bytes
+        const double rate =
+            kind == OpKind::gemv ? profile_.gemv_macs_per_cycle : profile_.gemm_macs_per_cycle;
         return profile_.op_overhead_cycles +
-               static_cast<double>(n_blocks) *
-                   transfer_bound(in_path, ceil_div(N, n_t), static_cast<double>(N * K));
+               pipeline_bound(in_path, hops(Level::L1, Level::L2).front(), n_blocks,
+                              ceil_div(N, n_t), static_cast<double>(n_blocks * N * K),
+                              static_cast<double>(M * N * out_bytes),
+                              static_cast<double>(M * N * K) / rate, static_cast<double>(M * K));
       });
+}
+
+OpCost CostModel::price_eltwise_tiled(OpKind kind, std::int64_t elements, std::int64_t in_bytes,
+                                      std::int64_t out_bytes, std::int64_t e_t) const {
+  const double cpe = cycles_per_element(profile_, kind);
+  check_non_negative("elements", elements);
+  check_non_negative("in_bytes", in_bytes);
+  check_non_negative("out_bytes", out_bytes);
+  const Profile &p = profile_;
+  OpCost cost;
+  cost.kind = kind;
+  if (elements == 0) return cost;
+  if (e_t < 1 || 2 * e_t * (in_bytes + out_bytes) > p.usable_bytes(Level::L1))
+    throw ChipError(fmt::format("cost model: tiles of {} elements of {} B do not fit L1 ({} B)",
+                                e_t, in_bytes + out_bytes, p.usable_bytes(Level::L1)));
+  const HopPath in_path = hops(Level::L2, Level::L1);
+  const Hop out_hop = hops(Level::L1, Level::L2).front();
+  const std::int64_t n_tiles = ceil_div(elements, e_t);
+  auto tile = [&](std::int64_t j) {
+    const auto e = static_cast<double>(std::min(e_t, elements - j * e_t));
+    return TileWork{e * static_cast<double>(in_bytes), e * static_cast<double>(out_bytes),
+                    e * cpe / p.cores};
+  };
+  const PipelineTime t = run_pipeline(n_tiles, tile, in_path, out_hop, 0);
+  cost.cycles = static_cast<std::int64_t>(std::ceil(p.op_overhead_cycles + t.cycles));
+  cost.compute_cycles = t.compute;
+  cost.dma_cycles = t.dma;
+  cost.tiles = n_tiles;
+  cost.tile_cols = e_t;
+  cost.elements = elements;
+  count_transfer(cost, in_path, elements * in_bytes);
+  count_transfer(cost, out_hop, elements * out_bytes);
+  cost.energy.compute_pj = static_cast<double>(elements) * cpe * p.energy.instr_pj;
+  price_traffic(cost, p);
+  return cost;
 }
 
 OpCost CostModel::price_eltwise(OpKind kind, std::int64_t elements, std::int64_t in_bytes,
@@ -421,29 +476,7 @@ OpCost CostModel::price_eltwise(OpKind kind, std::int64_t elements, std::int64_t
   check_non_negative("out_bytes", out_bytes);
   const Profile &p = profile_;
   auto price = [&](std::int64_t e_t) {
-    OpCost cost;
-    cost.kind = kind;
-    if (elements == 0) return cost;
-    const HopPath in_path = hops(Level::L2, Level::L1);
-    const Hop out_hop = hops(Level::L1, Level::L2).front();
-    const std::int64_t n_tiles = ceil_div(elements, e_t);
-    auto tile = [&](std::int64_t j) {
-      const auto e = static_cast<double>(std::min(e_t, elements - j * e_t));
-      return TileWork{e * static_cast<double>(in_bytes), e * static_cast<double>(out_bytes),
-                      e * cpe / p.cores};
-    };
-    const PipelineTime t = run_pipeline(n_tiles, tile, in_path, out_hop, 0);
-    cost.cycles = static_cast<std::int64_t>(std::ceil(p.op_overhead_cycles + t.cycles));
-    cost.compute_cycles = t.compute;
-    cost.dma_cycles = t.dma;
-    cost.tiles = n_tiles;
-    cost.tile_cols = e_t;
-    cost.elements = elements;
-    count_transfer(cost, in_path, elements * in_bytes);
-    count_transfer(cost, out_hop, elements * out_bytes);
-    cost.energy.compute_pj = static_cast<double>(elements) * cpe * p.energy.instr_pj;
-    price_traffic(cost, p);
-    return cost;
+    return price_eltwise_tiled(kind, elements, in_bytes, out_bytes, e_t);
   };
   if (elements == 0) return price(1);
   const std::int64_t per_element = 2 * (in_bytes + out_bytes);
@@ -455,11 +488,12 @@ OpCost CostModel::price_eltwise(OpKind kind, std::int64_t elements, std::int64_t
                                 p.usable_bytes(Level::L1)));
   }
   const HopPath in_path = hops(Level::L2, Level::L1);
+  const Hop out_hop = hops(Level::L1, Level::L2).front();
   return fastest_tiling(elements, e_max, price, [&](std::int64_t e_t) {
-    return in_bytes > 0
-               ? p.op_overhead_cycles + transfer_bound(in_path, ceil_div(elements, e_t),
-                                                       static_cast<double>(elements * in_bytes))
-               : 0.0;
+    return p.op_overhead_cycles + pipeline_bound(in_path, out_hop, 1, ceil_div(elements, e_t),
+                                                 static_cast<double>(elements * in_bytes),
+                                                 static_cast<double>(elements * out_bytes),
+                                                 static_cast<double>(elements) * cpe / p.cores, 0);
   });
 }
 

@@ -126,6 +126,10 @@ class CostModel {
   OpCost price_matmul_tiled(OpKind kind, std::int64_t M, std::int64_t N, std::int64_t K,
                             Level weight_level, std::int64_t out_bytes, std::int64_t m_t,
                             std::int64_t n_t) const;
+  // The element-wise model with tiles of e_t elements chosen by the caller (1 <= e_t, and e_t
+  // elements double-buffered must fit L1; for tests and studies).
+  OpCost price_eltwise_tiled(OpKind kind, std::int64_t elements, std::int64_t in_bytes,
+                             std::int64_t out_bytes, std::int64_t e_t) const;
 
   // The hops a transfer from `from` to `to` takes (empty for L1 -> L1).
   std::vector<Hop> path(Level from, Level to) const;

@@ -294,6 +294,42 @@ TEST(Cost, TileSearchKeepsWhatAnExhaustiveSearchKeeps) {
     }
 }
 
+// The same for the element-wise kernels: the search (pruned by a lower bound of the pipeline)
+// keeps the tiling an exhaustive search of the same candidates keeps.
+TEST(Cost, EltwiseTileSearchKeepsWhatAnExhaustiveSearchKeeps) {
+  for (const char *name : {"gap9", "siracusa"})
+    for (const std::vector<std::string> &sets :
+         {std::vector<std::string>{}, std::vector<std::string>{"dma.l2_l1_setup_cycles=300"},
+          std::vector<std::string>{"dma.l2_l1_setup_cycles=0"}}) {
+      const CostModel cm(load_profile(name, sets, test::hw_dir()));
+      const int64_t l1 = cm.profile().usable_bytes(Level::L1);
+      for (OpKind kind : {OpKind::requant, OpKind::softmax, OpKind::rmsnorm, OpKind::add})
+        for (int64_t n : {1, 7, 64, 129, 257, 1000, 5000, 70000})
+          for (auto [in, out] : {std::pair<int64_t, int64_t>{1, 1}, {4, 1}, {2, 0}, {0, 1}}) {
+            const int64_t per = 2 * (in + out);
+            const int64_t e_max = per == 0 ? n : std::min(n, l1 / per);
+            OpCost best = cm.price_eltwise_tiled(kind, n, in, out, e_max);
+            for (int64_t e_t = (e_max + 1) / 2; e_t >= 1; e_t = (e_t + 1) / 2) {
+              if ((n + e_t - 1) / e_t > 4096) break;
+              const OpCost c = cm.price_eltwise_tiled(kind, n, in, out, e_t);
+              if (c.cycles < best.cycles) best = c;
+              if (e_t == 1) break;
+            }
+            const OpCost got = cm.price_eltwise(kind, n, in, out);
+            SCOPED_TRACE(::testing::Message() << name << " " << op_kind_name(kind) << " n=" << n
+                                              << " in=" << in << " out=" << out);
+            EXPECT_EQ(got.cycles, best.cycles);
+            EXPECT_EQ(got.tile_cols, best.tile_cols);
+            EXPECT_EQ(got.tiles, best.tiles);
+            EXPECT_EQ(got.dma_cycles, best.dma_cycles);
+            EXPECT_EQ(got.compute_cycles, best.compute_cycles);
+          }
+    }
+  const CostModel cm(load_profile("gap9", {}, test::hw_dir()));
+  EXPECT_THROW(cm.price_eltwise_tiled(OpKind::add, 10, 1, 1, 0), ChipError);
+  EXPECT_THROW(cm.price_eltwise_tiled(OpKind::add, 10, 1, 1, 1 << 30), ChipError);
+}
+
 TEST(Cost, ShapesThatCannotBeTiledAreErrors) {
   const CostModel cm(round_profile());
   EXPECT_THAT(error_of([&] { cm.price_gemv(4, 5000, Level::L2); }), HasSubstr("cannot be tiled"));
