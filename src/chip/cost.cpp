@@ -356,9 +356,10 @@ OpCost fastest_tiling(std::int64_t n, std::int64_t n_max, Price price, Bound bou
 
 // A lower bound of the cycles of run_pipeline for a whole op (`blocks` pipelines of `n_tiles`
 // tiles each; `in_bytes`, `out_bytes` and `compute` are the sums over all tiles of all blocks,
-// each tile bringing some in and, when out_bytes > 0, writing some out; `prologue` each
-// block's bytes loaded before its first tile, `prologue_bytes` their sum). A hop that touches
-// L1 carries, in the first load and in every step until the last, its tile's load plus the
+// and `prologue_bytes` the sum of the bytes each block loads before its first tile; every tile
+// brings some bytes in when in_bytes > 0 and writes some out when out_bytes > 0, and every
+// block loads some before its first tile when prologue_bytes > 0: one setup each). A hop that
+// touches L1 carries, in the first load and in every step until the last, its tile's load plus the
 // write-back of the tile before, and the write-back of the last tile follows the last step:
 // every tile's load and write-back, one after the other, on top of the prologue (first, before
 // any step). And every step takes at least its tile's compute. (run_pipeline's first, steps and

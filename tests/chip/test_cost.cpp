@@ -261,7 +261,8 @@ TEST(Cost, ManyTilesPricedBitForBitAsTileByTile) {
 TEST(Cost, TileSearchKeepsWhatAnExhaustiveSearchKeeps) {
   for (const char *name : {"gap9", "siracusa"})
     for (const std::vector<std::string> &sets :
-         {std::vector<std::string>{}, std::vector<std::string>{"dma.l2_l1_setup_cycles=300"}}) {
+         {std::vector<std::string>{}, std::vector<std::string>{"dma.l2_l1_setup_cycles=300"},
+          std::vector<std::string>{"dma.l2_l1_setup_cycles=0"}}) {
       const CostModel cm(load_profile(name, sets, test::hw_dir()));
       const int64_t l1 = cm.profile().usable_bytes(Level::L1);
       for (Level level : {Level::L2, Level::L3, Level::MRAM})
@@ -304,8 +305,9 @@ TEST(Cost, EltwiseTileSearchKeepsWhatAnExhaustiveSearchKeeps) {
       const CostModel cm(load_profile(name, sets, test::hw_dir()));
       const int64_t l1 = cm.profile().usable_bytes(Level::L1);
       for (OpKind kind : {OpKind::requant, OpKind::softmax, OpKind::rmsnorm, OpKind::add})
-        for (int64_t n : {1, 7, 64, 129, 257, 1000, 5000, 70000})
-          for (auto [in, out] : {std::pair<int64_t, int64_t>{1, 1}, {4, 1}, {2, 0}, {0, 1}}) {
+        for (int64_t n : {0, 1, 7, 64, 129, 257, 1000, 5000, 70000})
+          for (auto [in, out] :
+               {std::pair<int64_t, int64_t>{1, 1}, {4, 1}, {2, 0}, {0, 1}, {0, 0}}) {
             const int64_t per = 2 * (in + out);
             const int64_t e_max = per == 0 ? n : std::min(n, l1 / per);
             OpCost best = cm.price_eltwise_tiled(kind, n, in, out, e_max);
