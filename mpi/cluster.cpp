@@ -398,7 +398,8 @@ CollectiveTiming Cluster::argmax(int32_t &value, int64_t &index, int64_t clock,
       throw std::logic_error(
           "an arg-max with a payload needs the shared-memory transport (and moves data: not a "
           "share)");
-    if (sizeof vi + payload.size() > ShmCollective::kRoundBytes)
+    static_assert(sizeof vi + kMaxArgmaxPayload == ShmCollective::kRoundBytes);
+    if (payload.size() > kMaxArgmaxPayload)
       throw std::logic_error("an arg-max payload must fit one shared-memory round");
     int64_t shm_latest = clock;
     if (shm_ && !dry_ && payload.empty()) {

@@ -51,6 +51,16 @@ struct CollectiveTiming {
   bool operator==(const CollectiveTiming &) const = default;
 };
 
+// A chip's timing of a collective from its share (Cluster::*_share: bytes, messages, link
+// cycles) once the clocks are known: it arrived at `arrival`, the latest chip at `latest`.
+inline CollectiveTiming settled(CollectiveTiming share, int64_t arrival, int64_t latest) {
+  share.arrival = arrival;
+  share.latest = latest;
+  share.end = latest + share.link_cycles;
+  share.idle_cycles = latest - arrival;
+  return share;
+}
+
 // Host wall-clock spent in this rank's collectives (for the host-speed breakdown; it never
 // touches simulated time).
 struct HostCommTime {
@@ -103,6 +113,9 @@ class Cluster {
   // the shared-memory transport (shared_memory(); std::logic_error otherwise) or one rank.
   CollectiveTiming argmax(int32_t &value, int64_t &index, int64_t clock,
                           std::span<std::byte> payload = {});
+  // The largest payload: the record (value and index as two int64, then the payload) must fit
+  // one shared-memory round.
+  static constexpr size_t kMaxArgmaxPayload = ShmCollective::kRoundBytes - 2 * sizeof(int64_t);
 
   // This chip's share of a collective, worked out without communicating: bytes_sent,
   // messages_sent and link_cycles exactly as the collective above reports them (they do not

@@ -417,6 +417,9 @@ OpCost CostModel::price_matmul(OpKind kind, std::int64_t M, std::int64_t N, std:
         op_kind_name(kind), K, 3 * K + 2 * out_bytes, l1));
   }
   const HopPath in_path = hops(weight_level, Level::L1);
+  const Hop out_hop = hops(Level::L1, Level::L2).front();
+  const double rate =
+      kind == OpKind::gemv ? profile_.gemv_macs_per_cycle : profile_.gemm_macs_per_cycle;
   const std::int64_t n_blocks = ceil_div(M, m_t);
   return fastest_tiling(
       N, n_max,
@@ -424,11 +427,9 @@ OpCost CostModel::price_matmul(OpKind kind, std::int64_t M, std::int64_t N, std:
         return price_matmul_tiled(kind, M, N, K, weight_level, out_bytes, m_t, n_t);
       },
       [&](std::int64_t n_t) {  // every block streams all of W: N x K bytes
-        const double rate =
-            kind == OpKind::gemv ? profile_.gemv_macs_per_cycle : profile_.gemm_macs_per_cycle;
         return profile_.op_overhead_cycles +
-               pipeline_bound(in_path, hops(Level::L1, Level::L2).front(), n_blocks,
-                              ceil_div(N, n_t), static_cast<double>(n_blocks * N * K),
+               pipeline_bound(in_path, out_hop, n_blocks, ceil_div(N, n_t),
+                              static_cast<double>(n_blocks * N * K),
                               static_cast<double>(M * N * out_bytes),
                               static_cast<double>(M * N * K) / rate, static_cast<double>(M * K));
       });

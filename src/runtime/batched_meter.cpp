@@ -52,17 +52,13 @@ void BatchedMeter::resolve() {
       for (; i < p.ops_end; ++i) to_->charge(ops_[i]);
     else
       to_->advance_clock(p.cycles);
-    mpi::CollectiveTiming t = p.share;
-    t.arrival = to_->clock();
-    if (t.arrival != latest + p.gap)  // a check of the bookkeeping above, never expected
+    const int64_t arrival = to_->clock();
+    if (arrival != latest + p.gap)  // a check of the bookkeeping above, never expected
       throw std::logic_error(
           fmt::format("cost-only: the clock is {} at synchronisation {} of the batch, not {}",
-                      t.arrival, k, latest + p.gap));
+                      arrival, k, latest + p.gap));
     latest += gaps_[k + 2];
-    t.latest = latest;
-    t.end = latest + p.share.link_cycles;
-    t.idle_cycles = latest - t.arrival;
-    to_->sync(p.layer, p.kind, t);
+    to_->sync(p.layer, p.kind, mpi::settled(p.share, arrival, latest));
   }
   if (replay_) {  // and the ops after the last one (settle())
     for (; i < ops_.size(); ++i) to_->charge(ops_[i]);

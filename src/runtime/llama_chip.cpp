@@ -326,17 +326,14 @@ void LlamaChip::embed(std::span<const int> tokens) {
       // left the arg-max at c.clock; the owner has charged its copy of the row since).
       const auto *row = reinterpret_cast<const int8_t *>(carry_.data() + sizeof(int64_t));
       std::copy_n(row, D, x_.begin());
-      mpi::CollectiveTiming t = cluster_.broadcast_share(D, owner);
-      t.arrival = meter_.clock();
-      t.latest = c.clock + c.copy_cycles;
-      if (t.arrival != (owner == cluster_.rank() ? t.latest : c.clock))
+      const int64_t arrival = meter_.clock(), latest = c.clock + c.copy_cycles;
+      if (arrival != (owner == cluster_.rank() ? latest : c.clock))
         throw std::logic_error(fmt::format(
             "chip {}: its clock moved between the arg-max and the next step's embedding ({} "
             "cycles, expected {})",
-            cluster_.rank(), t.arrival, owner == cluster_.rank() ? t.latest : c.clock));
-      t.end = t.latest + t.link_cycles;
-      t.idle_cycles = t.latest - t.arrival;
-      meter_.sync(-1, SyncKind::EmbeddingBroadcast, t);
+            cluster_.rank(), arrival, owner == cluster_.rank() ? latest : c.clock));
+      meter_.sync(-1, SyncKind::EmbeddingBroadcast,
+                  mpi::settled(cluster_.broadcast_share(D, owner), arrival, latest));
       ++stats_.carried_embeddings;
     }
   } else {
@@ -429,8 +426,7 @@ void LlamaChip::argmax(int32_t &best, int64_t &best_index) {
   const int D = cfg_.dim;
   carried_.token = -1;
   if (!compute_ || !cluster_.shared_memory() || cluster_.size() < 2 ||
-      2 * sizeof(int64_t) + sizeof(int64_t) + static_cast<size_t>(D) >
-          mpi::ShmCollective::kRoundBytes) {
+      sizeof(int64_t) + static_cast<size_t>(D) > mpi::Cluster::kMaxArgmaxPayload) {
     meter_.sync(-1, SyncKind::LogitsArgmax, cluster_.argmax(best, best_index, meter_.clock()));
     return;
   }

@@ -256,77 +256,85 @@ TEST(Cost, ManyTilesPricedBitForBitAsTileByTile) {
   }
 }
 
-// The tile search skips the tilings a lower bound shows cannot be the fastest: it must keep the
-// tiling an exhaustive search over every candidate keeps (the first with the fewest cycles).
-TEST(Cost, TileSearchKeepsWhatAnExhaustiveSearchKeeps) {
+// The exhaustive searches below run over these cost models: both profiles with their own L2-L1
+// setup, a slow one and a free one (where ties between tilings are likeliest).
+template <typename Test>
+void for_each_search_model(Test test) {
   for (const char *name : {"gap9", "siracusa"})
     for (const std::vector<std::string> &sets :
          {std::vector<std::string>{}, std::vector<std::string>{"dma.l2_l1_setup_cycles=300"},
           std::vector<std::string>{"dma.l2_l1_setup_cycles=0"}}) {
-      const CostModel cm(load_profile(name, sets, test::hw_dir()));
-      const int64_t l1 = cm.profile().usable_bytes(Level::L1);
-      for (Level level : {Level::L2, Level::L3, Level::MRAM})
-        for (int64_t K : {8, 64, 512})
-          for (int64_t M : {1, 3, 12})
-            for (int64_t N : {1, 7, 64, 129, 300, 1376})
-              for (int64_t ob : {1, 4}) {
-                // The candidates of price_matmul (cost.hpp, item 3), all of them.
-                int64_t m_t = std::clamp<int64_t>(l1 / 2 / K, 1, M);
-                while (m_t > 1 && cm.max_tile_cols(m_t, K, ob) < 1) m_t /= 2;
-                const int64_t n_max = std::min(N, cm.max_tile_cols(m_t, K, ob));
-                const OpKind kind = M == 1 ? OpKind::gemv : OpKind::gemm;
-                OpCost best = cm.price_matmul_tiled(kind, M, N, K, level, ob, m_t, n_max);
-                for (int64_t n_t = (n_max + 1) / 2; n_t >= 1; n_t = (n_t + 1) / 2) {
-                  if ((N + n_t - 1) / n_t > 4096) break;
-                  const OpCost c = cm.price_matmul_tiled(kind, M, N, K, level, ob, m_t, n_t);
-                  if (c.cycles < best.cycles) best = c;
-                  if (n_t == 1) break;
-                }
-                const OpCost got =
-                    M == 1 ? cm.price_gemv(N, K, level, ob) : cm.price_gemm(M, N, K, level, ob);
-                SCOPED_TRACE(::testing::Message() << name << " " << level_name(level) << " M=" << M
-                                                  << " N=" << N << " K=" << K << " ob=" << ob);
-                EXPECT_EQ(got.cycles, best.cycles);
-                EXPECT_EQ(got.tile_cols, best.tile_cols);
-                EXPECT_EQ(got.tiles, best.tiles);
-                EXPECT_EQ(got.dma_cycles, best.dma_cycles);
-                EXPECT_EQ(got.compute_cycles, best.compute_cycles);
-              }
+      SCOPED_TRACE(::testing::Message() << name << (sets.empty() ? "" : " " + sets[0]));
+      test(CostModel(load_profile(name, sets, test::hw_dir())));
     }
+}
+
+// Every candidate a tile search tries (n_max, then halves, at most 4096 tiles: cost.cpp's
+// kMaxTilesSearched), priced, and the first with the fewest cycles kept.
+template <typename Price>
+OpCost fastest_of_all(int64_t n, int64_t n_max, Price price) {
+  OpCost best = price(n_max);
+  for (int64_t t = (n_max + 1) / 2; t >= 1; t = (t + 1) / 2) {
+    if ((n + t - 1) / t > 4096) break;
+    const OpCost c = price(t);
+    if (c.cycles < best.cycles) best = c;
+    if (t == 1) break;
+  }
+  return best;
+}
+
+void expect_same_tiling(const OpCost &got, const OpCost &best) {
+  EXPECT_EQ(got.cycles, best.cycles);
+  EXPECT_EQ(got.tile_cols, best.tile_cols);
+  EXPECT_EQ(got.tiles, best.tiles);
+  EXPECT_EQ(got.dma_cycles, best.dma_cycles);
+  EXPECT_EQ(got.compute_cycles, best.compute_cycles);
+}
+
+// The tile search skips the tilings a lower bound shows cannot be the fastest: it must keep the
+// tiling an exhaustive search over every candidate keeps (the first with the fewest cycles).
+TEST(Cost, TileSearchKeepsWhatAnExhaustiveSearchKeeps) {
+  for_each_search_model([](const CostModel &cm) {
+    const int64_t l1 = cm.profile().usable_bytes(Level::L1);
+    for (Level level : {Level::L2, Level::L3, Level::MRAM})
+      for (int64_t K : {8, 64, 512})
+        for (int64_t M : {1, 3, 12})
+          for (int64_t N : {1, 7, 64, 129, 300, 1376})
+            for (int64_t ob : {1, 4}) {
+              // The candidates of price_matmul (cost.hpp, item 3), all of them.
+              int64_t m_t = std::clamp<int64_t>(l1 / 2 / K, 1, M);
+              while (m_t > 1 && cm.max_tile_cols(m_t, K, ob) < 1) m_t /= 2;
+              const int64_t n_max = std::min(N, cm.max_tile_cols(m_t, K, ob));
+              const OpKind kind = M == 1 ? OpKind::gemv : OpKind::gemm;
+              const OpCost best = fastest_of_all(N, n_max, [&](int64_t n_t) {
+                return cm.price_matmul_tiled(kind, M, N, K, level, ob, m_t, n_t);
+              });
+              const OpCost got =
+                  M == 1 ? cm.price_gemv(N, K, level, ob) : cm.price_gemm(M, N, K, level, ob);
+              SCOPED_TRACE(::testing::Message() << level_name(level) << " M=" << M << " N=" << N
+                                                << " K=" << K << " ob=" << ob);
+              expect_same_tiling(got, best);
+            }
+  });
 }
 
 // The same for the element-wise kernels: the search (pruned by a lower bound of the pipeline)
 // keeps the tiling an exhaustive search of the same candidates keeps.
 TEST(Cost, EltwiseTileSearchKeepsWhatAnExhaustiveSearchKeeps) {
-  for (const char *name : {"gap9", "siracusa"})
-    for (const std::vector<std::string> &sets :
-         {std::vector<std::string>{}, std::vector<std::string>{"dma.l2_l1_setup_cycles=300"},
-          std::vector<std::string>{"dma.l2_l1_setup_cycles=0"}}) {
-      const CostModel cm(load_profile(name, sets, test::hw_dir()));
-      const int64_t l1 = cm.profile().usable_bytes(Level::L1);
-      for (OpKind kind : {OpKind::requant, OpKind::softmax, OpKind::rmsnorm, OpKind::add})
-        for (int64_t n : {0, 1, 7, 64, 129, 257, 1000, 5000, 70000})
-          for (auto [in, out] :
-               {std::pair<int64_t, int64_t>{1, 1}, {4, 1}, {2, 0}, {0, 1}, {0, 0}}) {
-            const int64_t per = 2 * (in + out);
-            const int64_t e_max = per == 0 ? n : std::min(n, l1 / per);
-            OpCost best = cm.price_eltwise_tiled(kind, n, in, out, e_max);
-            for (int64_t e_t = (e_max + 1) / 2; e_t >= 1; e_t = (e_t + 1) / 2) {
-              if ((n + e_t - 1) / e_t > 4096) break;
-              const OpCost c = cm.price_eltwise_tiled(kind, n, in, out, e_t);
-              if (c.cycles < best.cycles) best = c;
-              if (e_t == 1) break;
-            }
-            const OpCost got = cm.price_eltwise(kind, n, in, out);
-            SCOPED_TRACE(::testing::Message() << name << " " << op_kind_name(kind) << " n=" << n
-                                              << " in=" << in << " out=" << out);
-            EXPECT_EQ(got.cycles, best.cycles);
-            EXPECT_EQ(got.tile_cols, best.tile_cols);
-            EXPECT_EQ(got.tiles, best.tiles);
-            EXPECT_EQ(got.dma_cycles, best.dma_cycles);
-            EXPECT_EQ(got.compute_cycles, best.compute_cycles);
-          }
-    }
+  for_each_search_model([](const CostModel &cm) {
+    const int64_t l1 = cm.profile().usable_bytes(Level::L1);
+    for (OpKind kind : {OpKind::requant, OpKind::softmax, OpKind::rmsnorm, OpKind::add})
+      for (int64_t n : {0, 1, 7, 64, 129, 257, 1000, 5000, 70000})
+        for (auto [in, out] : {std::pair<int64_t, int64_t>{1, 1}, {4, 1}, {2, 0}, {0, 1}, {0, 0}}) {
+          const int64_t per = 2 * (in + out);
+          const int64_t e_max = per == 0 ? n : std::min(n, l1 / per);
+          const OpCost best = fastest_of_all(
+              n, e_max, [&](int64_t e_t) { return cm.price_eltwise_tiled(kind, n, in, out, e_t); });
+          SCOPED_TRACE(::testing::Message()
+                       << op_kind_name(kind) << " n=" << n << " in=" << in << " out=" << out);
+          expect_same_tiling(cm.price_eltwise(kind, n, in, out), best);
+        }
+  });
   const CostModel cm(load_profile("gap9", {}, test::hw_dir()));
   EXPECT_THROW(cm.price_eltwise_tiled(OpKind::add, 10, 1, 1, 0), ChipError);
   EXPECT_THROW(cm.price_eltwise_tiled(OpKind::add, 10, 1, 1, 1 << 30), ChipError);
