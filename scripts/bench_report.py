@@ -56,6 +56,7 @@ def main():
                 "sum_peak_rss_bytes": sum(m["peak_rss_bytes"] for m in mem_end),
                 "sum_pss_bytes": sum(m["pss_bytes"] for m in mem_end),
                 "sum_rss_anon_bytes": sum(m["rss_anon_bytes"] for m in mem_end),
+                "sum_anon_huge_bytes": sum(m.get("anon_huge_bytes", 0) for m in mem_end),
                 "sum_added_rss_bytes": sum(e["peak_rss_bytes"] - s["rss_bytes"]
                                            for e, s in zip(mem_end, mem_start)),
                 "weights_bytes": weights,
@@ -116,7 +117,9 @@ def main():
           f"sum of PSS {mb(m8['sum_pss_bytes'])} ({ratio_pss:.2f}x), "
           f"sum of peak RSS {mb(m8['sum_peak_rss_bytes'])} (shared pages counted per rank), "
           f"added by the model and the run (peak RSS - RSS before the model is read) {mb(m8['sum_added_rss_bytes'])} "
-          f"({m8['sum_added_rss_bytes'] / report['model_plus_kv_bytes']:.2f}x); target <= {TARGET_MEM}x")
+          f"({m8['sum_added_rss_bytes'] / report['model_plus_kv_bytes']:.2f}x); target <= {TARGET_MEM}x; "
+          f"on huge pages {mb(m8['sum_anon_huge_bytes'])} (1 chip: "
+          f"{mb(report['chips_1']['memory']['sum_anon_huge_bytes'])})")
     c = report["cost_only_8"]
     print(f"cost-only (8 chips): run loop {c['run_s']:.3f} s = {c['speedup_run']:.0f}x faster than "
           f"the full run; whole command {c['wall_s']:.2f} s = {c['speedup_wall']:.1f}x")

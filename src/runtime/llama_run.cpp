@@ -261,6 +261,7 @@ HostMemory host_memory() {
   });
   scan("/proc/self/smaps_rollup", [&](const std::string &k, int64_t b) {
     if (k == "Pss:") m.pss = b;
+    if (k == "AnonHugePages:") m.anon_huge = b;
   });
   return m;
 }
@@ -271,7 +272,8 @@ nlohmann::json host_memory_json(const HostMemory &m) {
           {"rss_anon_bytes", m.rss_anon},
           {"rss_file_bytes", m.rss_file},
           {"rss_shmem_bytes", m.rss_shmem},
-          {"pss_bytes", m.pss}};
+          {"pss_bytes", m.pss},
+          {"anon_huge_bytes", m.anon_huge}};
 }
 
 nlohmann::json chip_json(const chip::Chip &chip, const model::ChipPlan &plan, const RunResult &r) {

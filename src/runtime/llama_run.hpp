@@ -75,6 +75,7 @@ nlohmann::json host_json(const HostTimes &h);
 // adds up across ranks.
 struct HostMemory {
   int64_t rss = 0, peak_rss = 0, rss_anon = 0, rss_file = 0, rss_shmem = 0, pss = 0;
+  int64_t anon_huge = 0;  // of rss_anon, on transparent huge pages (the weights: weight_arena.hpp)
 };
 HostMemory host_memory();
 nlohmann::json host_memory_json(const HostMemory &m);
