@@ -56,7 +56,7 @@ def main():
                 "sum_peak_rss_bytes": sum(m["peak_rss_bytes"] for m in mem_end),
                 "sum_pss_bytes": sum(m["pss_bytes"] for m in mem_end),
                 "sum_rss_anon_bytes": sum(m["rss_anon_bytes"] for m in mem_end),
-                "sum_anon_huge_bytes": sum(m.get("anon_huge_bytes", 0) for m in mem_end),
+                "sum_anon_huge_bytes": sum(h.get("anon_huge_bytes", 0) for h in ranks),
                 "sum_added_rss_bytes": sum(e["peak_rss_bytes"] - s["rss_bytes"]
                                            for e, s in zip(mem_end, mem_start)),
                 "weights_bytes": weights,

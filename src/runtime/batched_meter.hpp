@@ -167,10 +167,10 @@ class BatchedMeter final : public Meter {
   };
   void compile(int pos);       // at the template's position (any would do)
   void price_groups(int pos);  // each group's price at `pos`
-  std::vector<Piece> prog_;
-  std::vector<chip::Ledger::Prepared> prepared_;
-  std::vector<Group> groups_;
-  std::vector<uint32_t> moving_;
+  std::vector<Piece, PopulatedAllocator<Piece>> prog_;
+  std::vector<chip::Ledger::Prepared, PopulatedAllocator<chip::Ledger::Prepared>> prepared_;
+  std::vector<Group, PopulatedAllocator<Group>> groups_;
+  std::vector<uint32_t, PopulatedAllocator<uint32_t>> moving_;
   bool steps_on_ = true;
   bool recording_ = false;
   std::vector<StepCall> rec_, prev_, tmpl_;
@@ -226,8 +226,8 @@ class BatchedMeter final : public Meter {
   bool replay_ = false;
   mutable OpLog ops_;  // replaying: not charged yet, in call order
   std::vector<Pending, PopulatedAllocator<Pending>> pending_;
-  mutable int64_t open_ = 0;   // cycles of the ops after the last synchronisation kept
-  std::vector<int64_t> gaps_;  // the exchange: K, -K, then g_1 .. g_K
+  mutable int64_t open_ = 0;  // cycles of the ops after the last synchronisation kept
+  std::vector<int64_t, PopulatedAllocator<int64_t>> gaps_;  // the exchange: K, -K, then g_1 .. g_K
   int64_t exchanges_ = 0;
 };
 

@@ -287,7 +287,7 @@ const ChipMeter::Priced &ChipMeter::price_for(const Site &site, const Shape &sh,
 
   Priced &p = new_priced(priced(site, sh, key));  // pricing may throw: nothing made yet
   if (2 * (prices_ + 1) > price_table_.size()) {  // keep the table at most half full
-    std::vector<PriceEntry> bigger(2 * price_table_.size());
+    decltype(price_table_) bigger(2 * price_table_.size());
     mask = bigger.size() - 1;
     for (const PriceEntry &e : price_table_)
       if (e.priced) {

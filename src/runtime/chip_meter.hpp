@@ -189,7 +189,7 @@ class ChipMeter final : public Meter {
     uint64_t hash = 0;  // of the key: most probes need not look at the price itself
     Priced *priced = nullptr;
   };
-  std::vector<PriceEntry> price_table_;
+  std::vector<PriceEntry, PopulatedAllocator<PriceEntry>> price_table_;
   size_t prices_ = 0;
   // The prices found last, by their key's hash: the attention's shapes change every token and
   // recur in every layer, and the table's entries are spread over memory (a miss each).
@@ -213,7 +213,7 @@ class ChipMeter final : public Meter {
   // The passing prices pushed out of the cache, as a Bloom filter of their keys' hashes: one
   // asked for again is kept for good (a false positive only keeps one more price).
   static constexpr uint64_t kPushedOutBits = 1 << 16;  // 8 KB
-  std::vector<uint64_t> pushed_out_;
+  std::vector<uint64_t, PopulatedAllocator<uint64_t>> pushed_out_;
   void note_pushed_out(uint64_t hash);
   bool maybe_pushed_out(uint64_t hash) const;
   // Node-based maps: a Site or Slot never moves once made.
@@ -228,7 +228,7 @@ class ChipMeter final : public Meter {
     bool made = false;
     chip::Ledger::Account idle, link;
   };
-  std::vector<SyncAccounts> sync_accounts_;
+  std::vector<SyncAccounts, PopulatedAllocator<SyncAccounts>> sync_accounts_;
   SyncAccounts &sync_accounts(int layer, SyncKind kind);
 };
 

@@ -3,6 +3,7 @@
 #include "runtime/weight_arena.hpp"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -108,6 +109,18 @@ void gemv(const mcu_gemv_t &p, std::span<const int8_t> W, std::span<const int8_t
                      in);
 }
 
+namespace {
+
+// Hands the whole pages inside [p, p + n) back to the kernel (their contents are dropped); the
+// partial pages at either end, which other allocations may share, are left alone.
+void release_pages(const int8_t *p, size_t n) {
+  const uintptr_t page = 4096, lo = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1),
+                  hi = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
+  if (lo < hi) ::madvise(reinterpret_cast<void *>(lo), hi - lo, MADV_DONTNEED);
+}
+
+}  // namespace
+
 bool GemvMatrix::packs(size_t out, size_t in, Layout layout) {
 #ifdef MCU_HAVE_X86_FASTPATH
   return layout == Layout::Best && out > 0 && in > 0 && in % 4 == 0 &&
@@ -154,7 +167,17 @@ GemvMatrix::GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout la
 #endif
   if (!arena) return;
   const std::span<int8_t> block = arena->take(host_weight_bytes(out, in, layout));
-  std::copy(w_.begin(), w_.end(), block.begin());
+  // Copied a piece at a time, each piece's whole pages handed back to the kernel once copied:
+  // the arena's pages become resident as w_'s go, so a rank never holds its weights twice (its
+  // peak memory is a memory target). The pages are w_'s own, inside its buffer, and w_ is let go
+  // right after: nothing reads them again (MADV_DONTNEED leaves zero pages if anything did).
+  constexpr size_t kPiece = 256 * 1024;
+  for (size_t done = 0; done < w_.size();) {
+    const size_t n = std::min(kPiece, w_.size() - done);
+    std::copy_n(w_.data() + done, n, block.data() + done);
+    done += n;
+    release_pages(w_.data(), done);
+  }
   std::copy(tail_.begin(), tail_.end(), block.begin() + static_cast<std::ptrdiff_t>(w_.size()));
   held_ = block;
   std::vector<int8_t>().swap(w_);

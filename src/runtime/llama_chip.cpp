@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <malloc.h>
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -257,6 +258,10 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
     s.hswish = ql.hswish;
     s.gate = ql.gate;
     layers_.push_back(std::move(s));
+    // The layer's weights were copied into the arena a piece at a time, each piece's pages handed
+    // back (GemvMatrix); the pages at the edges of the freed buffers go back to the kernel here,
+    // a layer at a time, so that the rank's peak memory holds its weights once, not twice.
+    if (a) malloc_trim(0);
   }
   const size_t V = vocab_;
   if (compute_ && sliced && movable)
@@ -272,9 +277,11 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
             model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D),
         V, D, kernels::GemvMatrix::Layout::Best, a);
   if (arena_ && arena_->used() != arena_->capacity())
-    throw std::logic_error(fmt::format("chip {}: the weight arena was sized for {} bytes, the "
-                                       "weights took {}",
-                                       plan.chip, arena_->capacity(), arena_->used()));
+    throw std::logic_error(
+        fmt::format("chip {}: the weight arena was sized for {} bytes, the "
+                    "weights took {}",
+                    plan.chip, arena_->capacity(), arena_->used()));
+  if (arena_) arena_->make_huge();
   final_norm_ = model.final_norm;
   rope_ = model.rope;
   rope_cos_ = model.rope_cos;

@@ -66,6 +66,9 @@ struct HostTimes {
   int64_t replayed_steps = 0;    // cost-only, batched: steps the meter replayed (begin_step)
   // Embedding broadcasts whose row came with the arg-max before (shared memory): rounds saved
   int64_t carried_embeddings = 0;
+  // This process's anonymous memory on transparent huge pages at the end of the run loop (the
+  // weights, weight_arena.hpp; a cost-only meter's region, populated.hpp)
+  int64_t anon_huge_bytes = 0;
 };
 nlohmann::json host_json(const HostTimes &h);
 
@@ -75,7 +78,7 @@ nlohmann::json host_json(const HostTimes &h);
 // adds up across ranks.
 struct HostMemory {
   int64_t rss = 0, peak_rss = 0, rss_anon = 0, rss_file = 0, rss_shmem = 0, pss = 0;
-  int64_t anon_huge = 0;  // of rss_anon, on transparent huge pages (the weights: weight_arena.hpp)
+  int64_t anon_huge = 0;  // of rss_anon, on transparent huge pages (AnonHugePages)
 };
 HostMemory host_memory();
 nlohmann::json host_memory_json(const HostMemory &m);

@@ -7,8 +7,6 @@
 // the mapping fails); smaller ones come from operator new.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
 #include <new>
 
@@ -17,22 +15,24 @@ namespace mcuemu::runtime {
 inline constexpr std::size_t kPopulateBytes = 16 * 1024;
 
 // Bytes of memory, populated if there are at least kPopulateBytes; free with free_populated.
-inline void *allocate_populated(std::size_t bytes) {
-  if (bytes >= kPopulateBytes) {
-    void *p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    return p;
-  }
-  return ::operator new(bytes);
-}
+// After use_huge_page_region, from that region while it has room.
+void *allocate_populated(std::size_t bytes);
+void free_populated(void *p, std::size_t bytes);
 
-inline void free_populated(void *p, std::size_t bytes) {
-  if (bytes >= kPopulateBytes)
-    ::munmap(p, bytes);
-  else
-    ::operator delete(p);
-}
+// From now on, populated memory comes from one region of `bytes` (rounded up to 2 MB) on
+// transparent huge pages, made present at once, while it has room; then as before. For the
+// cost-only run, whose meter walks a few hundred KB of prices and queued ops at every step: on
+// 4 KB pages, and with every context switch emptying the TLB (four ranks per core on the
+// reference VM, a PVM guest without PCID), each step starts its page walks cold (measured:
+// the cost-only loop ~9 % faster with them on one huge page; docs/host-speed.md, session 9).
+// Memory taken from the region is not handed back before the process ends (free_populated
+// forgets it): the region serves what a run keeps (price chunks, queued-op chunks), and its
+// pages are resident anyway. Process-wide, set up once (later calls change nothing); best
+// effort: without transparent huge pages the region is populated 4 KB pages.
+void use_huge_page_region(std::size_t bytes);
+// Bytes of the region taken so far, and its size (0 before use_huge_page_region).
+std::size_t huge_page_region_used();
+std::size_t huge_page_region_size();
 
 // Makes about `bytes` of the heap present now, so that the small allocations that follow
 // (operator new below malloc's mmap threshold: map nodes, strings) take pages already there

@@ -25,10 +25,22 @@ WeightArena::WeightArena(std::size_t bytes, bool huge) : capacity_(bytes) {
   }
   const auto start = reinterpret_cast<std::uintptr_t>(map_);
   base_ = reinterpret_cast<int8_t *>((start + kHugePage - 1) / kHugePage * kHugePage);
-  const std::size_t whole = bytes / kHugePage * kHugePage;
+  huge_ = huge;
+}
+
+void WeightArena::make_huge() {
+  const std::size_t whole = capacity_ / kHugePage * kHugePage;
+  if (!huge_ || whole == 0 || huge_advised_ == whole) return;
   // Best effort: a kernel without transparent huge pages refuses the advice (EINVAL), and the
   // weights stay on 4 KB pages, as they would without the arena.
-  if (huge && whole > 0 && ::madvise(base_, whole, MADV_HUGEPAGE) == 0) huge_advised_ = whole;
+  if (::madvise(base_, whole, MADV_HUGEPAGE) != 0) return;
+  huge_advised_ = whole;
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25  // Linux 6.1 (asm-generic/mman-common.h); older glibc headers lack it
+#endif
+  // Now rather than when khugepaged comes by (it scans every 10 s by default). A kernel before
+  // 6.1 refuses it, and one short of huge pages may fail it: khugepaged then does it later.
+  ::madvise(base_, whole, MADV_COLLAPSE);
 }
 
 WeightArena::~WeightArena() {

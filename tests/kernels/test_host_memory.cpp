@@ -1,4 +1,5 @@
-// The weight arena (runtime/weight_arena.hpp): blocks, capacity, the huge-page advice, the switch.
+// Host memory on huge pages: the weight arena (runtime/weight_arena.hpp: blocks, capacity, the
+// huge-page advice, the switch) and the region of populated memory (runtime/populated.hpp).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/populated.hpp"
 #include "runtime/weight_arena.hpp"
 
 using mcuemu::runtime::WeightArena;
@@ -63,10 +65,17 @@ TEST(WeightArena, AdvisesOnlyTheWholeHugePages) {
                {5 * mb2, false, 0}};
   for (const auto &c : cases) {
     WeightArena a(c.bytes, c.huge);
+    auto block = a.take(c.bytes);
+    block[0] = 7, block[c.bytes - 1] = 1;  // the whole capacity is there to write
+    EXPECT_EQ(a.huge_advised(), 0u) << "advised before the weights are in";
+    a.make_huge();
     // A kernel without transparent huge pages refuses the advice; then nothing is advised.
     if (c.huge && c.advised > 0 && a.huge_advised() == 0) GTEST_SKIP() << "no THP in this kernel";
     EXPECT_EQ(a.huge_advised(), c.advised) << c.bytes << " bytes, huge " << c.huge;
-    a.take(c.bytes)[c.bytes - 1] = 1;  // the whole capacity is there to write
+    EXPECT_EQ(block[0], 7);  // collapsing into huge pages keeps the contents
+    EXPECT_EQ(block[c.bytes - 1], 1);
+    a.make_huge();  // again: nothing changes
+    EXPECT_EQ(a.huge_advised(), c.advised);
   }
 }
 
@@ -90,4 +99,43 @@ TEST(WeightArena, HugePagesFromTheEnvironment) {
     setenv("MCUEMU_HUGE_PAGES", saved.c_str(), 1);
   else
     unsetenv("MCUEMU_HUGE_PAGES");
+}
+
+// ctest runs each test in a process of its own: the region is set up here for the first time.
+TEST(PopulatedRegion, ServesAllocationsWhileItHasRoom) {
+  using namespace mcuemu::runtime;
+  EXPECT_EQ(huge_page_region_size(), 0u);
+  void *before = allocate_populated(100);  // no region yet: operator new
+  EXPECT_EQ(huge_page_region_used(), 0u);
+  use_huge_page_region(1);  // rounded up to one huge page
+  ASSERT_EQ(huge_page_region_size(), WeightArena::kHugePage);
+  use_huge_page_region(8 * WeightArena::kHugePage);  // set up once: nothing changes
+  ASSERT_EQ(huge_page_region_size(), WeightArena::kHugePage);
+
+  auto *a = static_cast<char *>(allocate_populated(100));
+  auto *b = static_cast<char *>(allocate_populated(64 * 1024));
+  EXPECT_EQ(huge_page_region_used(), 128u + 64 * 1024);  // cache lines, in order
+  EXPECT_EQ(b - a, 128);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a) % WeightArena::kHugePage, 0u);  // aligned start
+  for (size_t i = 0; i < 64 * 1024; ++i) b[i] = static_cast<char>(i);
+  a[99] = 1;
+  free_populated(a, 100);  // kept: the region hands nothing back
+  EXPECT_EQ(huge_page_region_used(), 128u + 64 * 1024);
+  // More than is left: from elsewhere, and handed back as before.
+  const size_t big = WeightArena::kHugePage;
+  auto *c = static_cast<char *>(allocate_populated(big));
+  EXPECT_TRUE(c + big <= a || c >= a + WeightArena::kHugePage) << "outside the region";
+  EXPECT_EQ(huge_page_region_used(), 128u + 64 * 1024);
+  c[big - 1] = 1;
+  free_populated(c, big);
+  // The rest of the region, exactly.
+  const size_t rest = WeightArena::kHugePage - huge_page_region_used();
+  auto *d = static_cast<char *>(allocate_populated(rest));
+  EXPECT_EQ(d, b + 64 * 1024);
+  EXPECT_EQ(huge_page_region_used(), WeightArena::kHugePage);
+  d[rest - 1] = 1;
+  for (size_t i = 0; i < 64 * 1024; ++i) ASSERT_EQ(b[i], static_cast<char>(i));
+  free_populated(b, 64 * 1024);
+  free_populated(d, rest);
+  free_populated(before, 100);
 }
