@@ -13,10 +13,6 @@
 
 #include "mcu_kernels.h"
 
-namespace mcuemu::runtime {
-class WeightArena;
-}
-
 namespace mcuemu::kernels {
 
 struct KernelError : std::invalid_argument {
@@ -43,15 +39,8 @@ class GemvMatrix {
   enum class Layout { Best, RowMajor };
   GemvMatrix() = default;
   // Takes row-major weights (out * in of them) and rearranges them without a second copy of
-  // the matrix (one block of 16 rows at a time; the ragged last block is kept apart). With an
-  // arena the arranged weights are then copied into a block of it (host_weight_bytes long, the
-  // ragged block right after the full ones) and `w` is let go: the arena must outlive the
-  // matrix and its copies.
-  GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout layout = Layout::Best,
-             runtime::WeightArena *arena = nullptr);
-  // Host bytes the weights of an (out, in) matrix take in `layout` on this CPU (the packed
-  // layout pads the last block to 16 rows): what the constructor takes from an arena.
-  static size_t host_weight_bytes(size_t out, size_t in, Layout layout = Layout::Best);
+  // the matrix (one block of 16 rows at a time; the ragged last block is kept apart).
+  GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout layout = Layout::Best);
   size_t out() const { return out_; }
   size_t in() const { return in_; }
   bool packed() const { return packed_; }
@@ -67,14 +56,8 @@ class GemvMatrix {
  private:
   size_t out_ = 0, in_ = 0;
   bool packed_ = false;
-  static bool packs(size_t out, size_t in, Layout layout);
-  const int8_t *weights() const { return held_.empty() ? w_.data() : held_.data(); }
-  const int8_t *tail() const {
-    return held_.empty() ? tail_.data() : held_.data() + out_ / 16 * 16 * in_;
-  }
-  std::vector<int8_t> w_;           // row-major, or the full blocks packed (empty with an arena)
+  std::vector<int8_t> w_;           // row-major, or the full blocks packed
   std::vector<int8_t> tail_;        // packed: the last, ragged block (zero rows appended)
-  std::span<const int8_t> held_;    // with an arena: w_ then tail_, in the arena's block
   std::vector<int32_t> sums_;       // packed: each row's sum of weights
   mutable std::vector<uint8_t> u_;  // packed: scratch for the shifted activations
 };

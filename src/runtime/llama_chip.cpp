@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <malloc.h>
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -57,15 +56,14 @@ const char *sync_name(SyncKind kind) {
 
 namespace {
 
-ShardLinear rows_of(const weights::QLinear &q, int begin, int end, std::string name,
-                    WeightArena *arena) {
+ShardLinear rows_of(const weights::QLinear &q, int begin, int end, std::string name) {
   ShardLinear s;
   s.name = std::move(name);
   s.out = end - begin;
   s.in = q.in;
   s.w = kernels::GemvMatrix(std::vector<int8_t>(q.w.begin() + static_cast<size_t>(begin) * q.in,
                                                 q.w.begin() + static_cast<size_t>(end) * q.in),
-                            s.out, s.in, kernels::GemvMatrix::Layout::Best, arena);
+                            s.out, s.in);
   s.rq_mul.assign(q.rq_mul.begin() + begin, q.rq_mul.begin() + end);
   s.rq_add.assign(q.rq_add.begin() + begin, q.rq_add.begin() + end);
   s.rq_shift = q.rq_shift;
@@ -73,8 +71,7 @@ ShardLinear rows_of(const weights::QLinear &q, int begin, int end, std::string n
 }
 
 // Columns [begin, end) of every row; the requant stays full-width (it runs after the all-reduce).
-ShardLinear cols_of(const weights::QLinear &q, int begin, int end, std::string name,
-                    WeightArena *arena) {
+ShardLinear cols_of(const weights::QLinear &q, int begin, int end, std::string name) {
   ShardLinear s;
   s.name = std::move(name);
   s.out = q.out;
@@ -83,7 +80,7 @@ ShardLinear cols_of(const weights::QLinear &q, int begin, int end, std::string n
   for (int o = 0; o < q.out; ++o)
     std::copy_n(q.w.begin() + static_cast<size_t>(o) * q.in + begin, s.in,
                 w.begin() + static_cast<size_t>(o) * s.in);
-  s.w = kernels::GemvMatrix(std::move(w), s.out, s.in, kernels::GemvMatrix::Layout::Best, arena);
+  s.w = kernels::GemvMatrix(std::move(w), s.out, s.in);
   s.rq_mul = q.rq_mul;
   s.rq_add = q.rq_add;
   s.rq_shift = q.rq_shift;
@@ -91,20 +88,17 @@ ShardLinear cols_of(const weights::QLinear &q, int begin, int end, std::string n
 }
 
 // The whole of a linear that was read as this chip's slice, moved when allowed.
-ShardLinear whole(const weights::QLinear &q, weights::QLinear *movable, std::string name,
-                  WeightArena *arena) {
+ShardLinear whole(const weights::QLinear &q, weights::QLinear *movable, std::string name) {
   ShardLinear s;
   s.name = std::move(name);
   s.out = q.out;
   s.in = q.in;
   if (movable) {
-    s.w = kernels::GemvMatrix(std::move(movable->w), s.out, s.in, kernels::GemvMatrix::Layout::Best,
-                              arena);
+    s.w = kernels::GemvMatrix(std::move(movable->w), s.out, s.in);
     s.rq_mul = std::move(movable->rq_mul);
     s.rq_add = std::move(movable->rq_add);
   } else {
-    s.w = kernels::GemvMatrix(std::vector<int8_t>(q.w), s.out, s.in,
-                              kernels::GemvMatrix::Layout::Best, arena);
+    s.w = kernels::GemvMatrix(std::vector<int8_t>(q.w), s.out, s.in);
     s.rq_mul = q.rq_mul;
     s.rq_add = q.rq_add;
   }
@@ -211,19 +205,6 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
   if (sliced && *model.slice != chip_slice(cfg_, plan))
     throw std::invalid_argument(
         fmt::format("chip {}: the model was read for another chip's slice", plan.chip));
-  // The weights go into one arena sized for all of them (weight_arena.hpp: huge pages).
-  WeightArena *a = nullptr;
-  if (compute_) {
-    const int own = h1 - h0;
-    auto bytes = [](size_t out, size_t in) {
-      return WeightArena::round_up(kernels::GemvMatrix::host_weight_bytes(out, in));
-    };
-    const size_t per_layer =
-        3 * bytes(own, D) + bytes(D, own) + 2 * bytes(ffn_, D) + bytes(D, ffn_);
-    arena_ = std::make_unique<WeightArena>(cfg_.n_layers * per_layer + bytes(vocab_, D),
-                                           huge_pages_from_env());
-    a = arena_.get();
-  }
   for (int l = 0; compute_ && l < cfg_.n_layers; ++l) {
     const auto &ql = model.layers[l];
     weights::QLlamaLayer *ml = movable ? &movable->layers[l] : nullptr;
@@ -232,21 +213,21 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
     s.attn_norm = ql.attn_norm;
     s.ffn_norm = ql.ffn_norm;
     if (sliced) {
-      s.wq = whole(ql.wq, ml ? &ml->wq : nullptr, p + "wq", a);
-      s.wk = whole(ql.wk, ml ? &ml->wk : nullptr, p + "wk", a);
-      s.wv = whole(ql.wv, ml ? &ml->wv : nullptr, p + "wv", a);
-      s.wo = whole(ql.wo, ml ? &ml->wo : nullptr, p + "wo", a);
-      s.w1 = whole(ql.w1, ml ? &ml->w1 : nullptr, p + "w1", a);
-      s.w3 = whole(ql.w3, ml ? &ml->w3 : nullptr, p + "w3", a);
-      s.w2 = whole(ql.w2, ml ? &ml->w2 : nullptr, p + "w2", a);
+      s.wq = whole(ql.wq, ml ? &ml->wq : nullptr, p + "wq");
+      s.wk = whole(ql.wk, ml ? &ml->wk : nullptr, p + "wk");
+      s.wv = whole(ql.wv, ml ? &ml->wv : nullptr, p + "wv");
+      s.wo = whole(ql.wo, ml ? &ml->wo : nullptr, p + "wo");
+      s.w1 = whole(ql.w1, ml ? &ml->w1 : nullptr, p + "w1");
+      s.w3 = whole(ql.w3, ml ? &ml->w3 : nullptr, p + "w3");
+      s.w2 = whole(ql.w2, ml ? &ml->w2 : nullptr, p + "w2");
     } else {
-      s.wq = rows_of(ql.wq, h0, h1, p + "wq", a);
-      s.wk = rows_of(ql.wk, h0, h1, p + "wk", a);
-      s.wv = rows_of(ql.wv, h0, h1, p + "wv", a);
-      s.wo = cols_of(ql.wo, h0, h1, p + "wo", a);
-      s.w1 = rows_of(ql.w1, plan.ffn.begin, plan.ffn.end, p + "w1", a);
-      s.w3 = rows_of(ql.w3, plan.ffn.begin, plan.ffn.end, p + "w3", a);
-      s.w2 = cols_of(ql.w2, plan.ffn.begin, plan.ffn.end, p + "w2", a);
+      s.wq = rows_of(ql.wq, h0, h1, p + "wq");
+      s.wk = rows_of(ql.wk, h0, h1, p + "wk");
+      s.wv = rows_of(ql.wv, h0, h1, p + "wv");
+      s.wo = cols_of(ql.wo, h0, h1, p + "wo");
+      s.w1 = rows_of(ql.w1, plan.ffn.begin, plan.ffn.end, p + "w1");
+      s.w3 = rows_of(ql.w3, plan.ffn.begin, plan.ffn.end, p + "w3");
+      s.w2 = cols_of(ql.w2, plan.ffn.begin, plan.ffn.end, p + "w2");
     }
     s.scores = ql.scores;
     s.attn = ql.attn;
@@ -258,30 +239,18 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
     s.hswish = ql.hswish;
     s.gate = ql.gate;
     layers_.push_back(std::move(s));
-    // The layer's weights were copied into the arena a piece at a time, each piece's pages handed
-    // back (GemvMatrix); the pages at the edges of the freed buffers go back to the kernel here,
-    // a layer at a time, so that the rank's peak memory holds its weights once, not twice.
-    if (a) malloc_trim(0);
   }
   const size_t V = vocab_;
   if (compute_ && sliced && movable)
-    embedding_ = kernels::GemvMatrix(std::move(movable->token_embedding), V, D,
-                                     kernels::GemvMatrix::Layout::Best, a);
+    embedding_ = kernels::GemvMatrix(std::move(movable->token_embedding), V, D);
   else if (compute_ && sliced)
-    embedding_ = kernels::GemvMatrix(std::vector<int8_t>(model.token_embedding), V, D,
-                                     kernels::GemvMatrix::Layout::Best, a);
+    embedding_ = kernels::GemvMatrix(std::vector<int8_t>(model.token_embedding), V, D);
   else if (compute_)
     embedding_ = kernels::GemvMatrix(
         std::vector<int8_t>(
             model.token_embedding.begin() + static_cast<size_t>(plan.vocab.begin) * D,
             model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D),
-        V, D, kernels::GemvMatrix::Layout::Best, a);
-  if (arena_ && arena_->used() != arena_->capacity())
-    throw std::logic_error(
-        fmt::format("chip {}: the weight arena was sized for {} bytes, the "
-                    "weights took {}",
-                    plan.chip, arena_->capacity(), arena_->used()));
-  if (arena_) arena_->make_huge();
+        V, D);
   final_norm_ = model.final_norm;
   rope_ = model.rope;
   rope_cos_ = model.rope_cos;

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,7 +24,6 @@
 #include "mpi/cluster.hpp"
 #include "runtime/kernels.hpp"
 #include "runtime/meter.hpp"
-#include "runtime/weight_arena.hpp"
 #include "weights/qmodel.hpp"
 
 namespace mcuemu::runtime {
@@ -155,8 +153,6 @@ class LlamaChip {
   int placeholder_token_ = 0;  // cost-only: the token every step "generates" (see forward())
   int64_t kv_bytes_ = 0;
 
-  std::unique_ptr<WeightArena>
-      arena_;  // holds every GemvMatrix's weights (before them: outlives them)
   std::vector<ShardLayer> layers_;
   kernels::GemvMatrix embedding_;  // (own vocab rows, dim): lookup rows and the tied LM head
   weights::QRmsNorm final_norm_;

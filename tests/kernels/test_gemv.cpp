@@ -2,14 +2,12 @@
 
 #include "mcu_kernels.h"
 #include "runtime/kernels.hpp"
-#include "runtime/weight_arena.hpp"
 #include "vectors.hpp"
 #ifdef MCU_HAVE_X86_FASTPATH
 #include "x86/gemv_avx.h"
 #endif
 
 using mcuemu::kernels::GemvMatrix;
-using mcuemu::runtime::WeightArena;
 using mcuemu::test::exact;
 using mcuemu::test::load_cases;
 
@@ -108,8 +106,7 @@ TEST(Gemv, FastPathsEqualPortableOnRaggedLengths) {
 
 // The packed weights against the golden vectors (rows padded up to whole blocks) and against
 // the portable kernel, through GemvMatrix as the runtime uses it: both layouts, several rows
-// of X at once, ragged out (1..40), in a multiple of 4 (4..1400), every offset, bias or not;
-// the same matrices held in a weight arena.
+// of X at once, ragged out (1..40), in a multiple of 4 (4..1400), every offset, bias or not.
 TEST(GemvMatrix, BothLayoutsMatchGolden) {
   for (const auto &c : load_cases("gemv")) {
     const mcu_gemv_t p{c.i32("x_off"), c.i32("w_off")};
@@ -141,47 +138,29 @@ TEST(GemvMatrix, PackedEqualsPortableOnRaggedShapes) {
       W[0] = -128, W[out * in - 1] = 127, X[0] = -128, X[rows * in - 1] = 127;
       std::vector<int32_t> bias(out);
       for (size_t o = 0; o < out; ++o) bias[o] = static_cast<int32_t>(o * 7919) - 400000;
-      // The matrix on its own, and in an arena between two guard blocks (the runtime's way).
-      const size_t held = GemvMatrix::host_weight_bytes(out, in);
-      WeightArena arena(2 * WeightArena::kAlign + WeightArena::round_up(held), true);
-      auto before = arena.take(WeightArena::kAlign);
-      std::fill(before.begin(), before.end(), int8_t{0x5a});
-      GemvMatrix own(std::vector<int8_t>(W), out, in);
-      GemvMatrix in_arena(std::vector<int8_t>(W), out, in, GemvMatrix::Layout::Best, &arena);
-      auto after = arena.take(WeightArena::kAlign);
-      ASSERT_EQ(arena.used(), arena.capacity()) << "host_weight_bytes is what the matrix takes";
-      ASSERT_EQ(after.data() - before.data(),
-                static_cast<std::ptrdiff_t>(WeightArena::kAlign + WeightArena::round_up(held)));
-      std::fill(after.begin(), after.end(), int8_t{0x5a});
-      ASSERT_EQ(in_arena.host_bytes(), own.host_bytes());
-      packed_seen += own.packed();
-      for (const GemvMatrix *mp : {&own, &in_arena}) {
-        const GemvMatrix &m = *mp;
-        for (size_t o = 0; o < out; ++o) {  // rows come back in order from either layout
-          std::vector<int8_t> r(in);
-          m.row(o, r);
-          ASSERT_TRUE(std::equal(r.begin(), r.end(), W.begin() + o * in)) << "row " << o;
-        }
-        for (auto p :
-             {mcu_gemv_t{0, 0}, mcu_gemv_t{128, 0}, mcu_gemv_t{-128, 0}, mcu_gemv_t{5, -3}}) {
-          for (bool with_bias : {false, true}) {
-            const size_t ldy = out + 3;  // a stride wider than out: the gaps stay untouched
-            std::vector<int32_t> want(rows * ldy, -1), got(rows * ldy, -1);
-            for (size_t r = 0; r < rows; ++r)
-              mcu_gemv_s8_s32(&p, W.data(), X.data() + r * in, with_bias ? bias.data() : nullptr,
-                              want.data() + r * ldy, out, in);
-            m.apply(p, X, rows,
-                    with_bias ? std::span<const int32_t>(bias) : std::span<const int32_t>{}, got,
-                    ldy);
-            ASSERT_TRUE(exact(got, want))
-                << "in=" << in << " out=" << out << " rows=" << rows << " x_off=" << p.x_off
-                << " w_off=" << p.w_off << " bias=" << with_bias << " packed=" << m.packed()
-                << " arena=" << (mp == &in_arena);
-          }
+      GemvMatrix m(std::vector<int8_t>(W), out, in);
+      packed_seen += m.packed();
+      for (size_t o = 0; o < out; ++o) {  // rows come back in order from either layout
+        std::vector<int8_t> r(in);
+        m.row(o, r);
+        ASSERT_TRUE(std::equal(r.begin(), r.end(), W.begin() + o * in)) << "row " << o;
+      }
+      for (auto p :
+           {mcu_gemv_t{0, 0}, mcu_gemv_t{128, 0}, mcu_gemv_t{-128, 0}, mcu_gemv_t{5, -3}}) {
+        for (bool with_bias : {false, true}) {
+          const size_t ldy = out + 3;  // a stride wider than out: the gaps stay untouched
+          std::vector<int32_t> want(rows * ldy, -1), got(rows * ldy, -1);
+          for (size_t r = 0; r < rows; ++r)
+            mcu_gemv_s8_s32(&p, W.data(), X.data() + r * in, with_bias ? bias.data() : nullptr,
+                            want.data() + r * ldy, out, in);
+          m.apply(p, X, rows,
+                  with_bias ? std::span<const int32_t>(bias) : std::span<const int32_t>{}, got,
+                  ldy);
+          ASSERT_TRUE(exact(got, want))
+              << "in=" << in << " out=" << out << " rows=" << rows << " x_off=" << p.x_off
+              << " w_off=" << p.w_off << " bias=" << with_bias << " packed=" << m.packed();
         }
       }
-      for (auto b : {before, after})  // the blocks beside the matrix's are untouched
-        ASSERT_TRUE(std::all_of(b.begin(), b.end(), [](int8_t v) { return v == 0x5a; }));
     }
   }
 #ifdef MCU_HAVE_X86_FASTPATH
