@@ -18,6 +18,8 @@
 #include "mpi/cluster.hpp"
 #include "runtime/llama_chip.hpp"
 #include "runtime/llama_run.hpp"
+#include "runtime/weight_arena.hpp"
+#include "weights/model_file.hpp"
 #include "weights/qmodel_io.hpp"
 
 namespace {
@@ -44,8 +46,12 @@ int run(int argc, char **argv) {
     std::fprintf(stderr, "bench_forward: token counts must be >= 1\n");
     return 2;
   }
-  auto q = weights::read_qllama(argv[1]);
-  const auto config = q.config;
+  // Read as `mcuemu run` reads a chip's slice (here the whole model): into a weight arena.
+  const auto config = weights::read_file_info(argv[1]).config;
+  const auto slice = runtime::chip_slice(config, model::make_plan(config, 1).chips[0]);
+  const auto placed = runtime::weight_arena_for(config, slice, runtime::huge_pages_from_env());
+  auto q = weights::read_qllama_slice(argv[1], slice, placed.place, placed.arena);
+  placed.check_filled();
   if (prompt_len + decode > config.seq_len) {
     std::fprintf(stderr, "bench_forward: %d positions exceed the context of %d\n",
                  prompt_len + decode, config.seq_len);

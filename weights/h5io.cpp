@@ -323,6 +323,21 @@ template <class T>
 std::vector<T> read_dataset_block(const H5::H5File &f, const std::string &path,
                                   const Shape &expected_shape, size_t row_begin, size_t row_end,
                                   size_t col_begin, std::ptrdiff_t col_end) {
+  const size_t cols = expected_shape.size() == 2 ? expected_shape[1] : 1;
+  const size_t col_stop = col_end < 0 ? cols : static_cast<size_t>(col_end);
+  std::vector<T> v(row_end > row_begin && col_stop > col_begin
+                       ? (row_end - row_begin) *
+                             (expected_shape.size() == 2 ? col_stop - col_begin : 1)
+                       : 0);
+  read_dataset_block_into<T>(f, path, expected_shape, row_begin, row_end, col_begin, col_end,
+                             std::span<T>(v));
+  return v;
+}
+
+template <class T>
+void read_dataset_block_into(const H5::H5File &f, const std::string &path,
+                             const Shape &expected_shape, size_t row_begin, size_t row_end,
+                             size_t col_begin, std::ptrdiff_t col_end, std::span<T> out) {
   const std::string file = file_of(f);
   const DatasetInfo info = dataset_info(f, path);
   if (info.dtype != Traits<T>::name)
@@ -343,19 +358,23 @@ std::vector<T> read_dataset_block(const H5::H5File &f, const std::string &path,
                     path, row_begin, row_end, col_begin, col_stop, shape_str(expected_shape)));
   const hsize_t offset[2] = {row_begin, col_begin};
   const hsize_t count[2] = {row_end - row_begin, col_stop - col_begin};
-  std::vector<T> v(count[0] * (rank == 2 ? count[1] : 1));
-  if (v.empty()) return v;
+  const size_t n = count[0] * (rank == 2 ? count[1] : 1);
+  if (out.size() != n)
+    throw std::invalid_argument(
+        fmt::format("read_dataset_block '{}': {} elements of room for a "
+                    "block of {}",
+                    path, out.size(), n));
+  if (n == 0) return;
   try {
     H5::DataSet ds = f.openDataSet(path);
     H5::DataSpace file_space = ds.getSpace();
     file_space.selectHyperslab(H5S_SELECT_SET, count, offset);
     H5::DataSpace mem_space(static_cast<int>(rank), count);
-    ds.read(v.data(), Traits<T>::native(), mem_space, file_space);
+    ds.read(out.data(), Traits<T>::native(), mem_space, file_space);
   } catch (const H5::Exception &e) {
     throw FileError(fmt::format("{}: dataset '{}': read failed (truncated or corrupt file?): {}",
                                 file, path, detail(e)));
   }
-  return v;
 }
 
 template <class T>
@@ -375,7 +394,9 @@ std::vector<T> read_dataset(const H5::H5File &f, const std::string &path,
                                                 const Shape &, size_t, size_t, size_t,             \
                                                 std::ptrdiff_t);                                   \
   template void read_dataset_into<T>(const H5::H5File &, const std::string &, const Shape &,       \
-                                     std::span<T>);
+                                     std::span<T>);                                                \
+  template void read_dataset_block_into<T>(const H5::H5File &, const std::string &, const Shape &, \
+                                           size_t, size_t, size_t, std::ptrdiff_t, std::span<T>);
 MCUEMU_H5_INSTANTIATE(float)
 MCUEMU_H5_INSTANTIATE(double)
 MCUEMU_H5_INSTANTIATE(std::int8_t)

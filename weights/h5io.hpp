@@ -76,6 +76,12 @@ std::vector<T> read_dataset_block(const H5::H5File &f, const std::string &path,
                                   const Shape &expected_shape, size_t row_begin, size_t row_end,
                                   size_t col_begin = 0, std::ptrdiff_t col_end = -1);
 
+// The same block into caller memory (out.size() must be the block's element count).
+template <class T>
+void read_dataset_block_into(const H5::H5File &f, const std::string &path,
+                             const Shape &expected_shape, size_t row_begin, size_t row_end,
+                             size_t col_begin, std::ptrdiff_t col_end, std::span<T> out);
+
 struct DatasetInfo {
   Shape shape;
   std::string dtype;  // "f32", "i8", "u8", "i32", "f64", "string", ... ("?" for other classes)

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "mcu_kernels.h"
@@ -18,7 +20,10 @@ namespace mcuemu::weights {
 // RequantShift that maps its int32 outputs to the int8 scale of the next activation.
 struct QLinear {
   int out = 0, in = 0;
-  std::vector<int8_t> w;        // (out, in)
+  std::vector<int8_t> w;  // (out, in); empty when placed
+  // Read into memory the reader was given (WeightPlacer, qmodel_io.hpp): the (out, in) weights
+  // at its start, room after them; whoever gave it keeps it (QLlamaModel::placed_storage).
+  std::span<int8_t> placed;
   std::vector<int32_t> rq_mul;  // (out)
   std::vector<int32_t> rq_add;  // (out), rounding folded in
   int32_t rq_shift = 0;
@@ -69,6 +74,8 @@ struct QLlamaModel {
   // those rows / columns, and each QLinear's out / in says the slice's shape.
   std::optional<LlamaSlice> slice;
   std::vector<int8_t> token_embedding;  // (vocab_size, dim), per-tensor scale; also the LM head
+  std::span<int8_t> token_embedding_placed;  // instead of token_embedding (see QLinear::placed)
+  std::shared_ptr<void> placed_storage;      // keeps the placed weights' memory
   std::vector<QLlamaLayer> layers;
   QRmsNorm final_norm;
   mcu_rope_t rope{};              // int8 -> int8 at the same scale

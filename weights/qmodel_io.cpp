@@ -157,13 +157,29 @@ void write_linear(H5::H5File &f, const std::string &path, const QLinear &q) {
 }
 
 // Rows [b, e) of a linear (its weights and per-row requant).
+// Memory for an (out, in) matrix from `place`, checked: the reader needs out * in bytes of it.
+std::span<int8_t> placed_room(const WeightPlacer &place, const std::string &path, size_t out,
+                              size_t in) {
+  const std::span<int8_t> room = place(out, in);
+  if (room.size() < out * in)
+    throw std::logic_error(
+        fmt::format("'{}': {} bytes placed for a ({}, {}) matrix", path, room.size(), out, in));
+  return room;
+}
+
 QLinear read_linear_rows(const H5::H5File &f, const std::string &path, int out, int in, int b,
-                         int e) {
+                         int e, const WeightPlacer *place = nullptr) {
   QLinear q;
   q.out = e - b;
   q.in = in;
   const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
-  q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, b, e);
+  if (place) {
+    const size_t n = static_cast<size_t>(e - b) * i;
+    q.placed = placed_room(*place, path, e - b, i);
+    h5::read_dataset_block_into<int8_t>(f, path + "/w", {o, i}, b, e, 0, -1, q.placed.first(n));
+  } else {
+    q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, b, e);
+  }
   q.rq_mul = h5::read_dataset_block<int32_t>(f, path + "/rq_mul", {o}, b, e);
   q.rq_add = h5::read_dataset_block<int32_t>(f, path + "/rq_add", {o}, b, e);
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
@@ -178,12 +194,18 @@ QLinear read_linear(const H5::H5File &f, const std::string &path, int out, int i
 
 // Columns [b, e) of every row; the requant stays whole (it runs after the all-reduce).
 QLinear read_linear_cols(const H5::H5File &f, const std::string &path, int out, int in, int b,
-                         int e) {
+                         int e, const WeightPlacer *place = nullptr) {
   QLinear q;
   q.out = out;
   q.in = e - b;
   const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
-  q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, 0, o, b, e);
+  if (place) {
+    const size_t n = o * static_cast<size_t>(e - b);
+    q.placed = placed_room(*place, path, o, e - b);
+    h5::read_dataset_block_into<int8_t>(f, path + "/w", {o, i}, 0, o, b, e, q.placed.first(n));
+  } else {
+    q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, 0, o, b, e);
+  }
   q.rq_mul = h5::read_dataset<int32_t>(f, path + "/rq_mul", {o});
   q.rq_add = h5::read_dataset<int32_t>(f, path + "/rq_add", {o});
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
@@ -237,7 +259,8 @@ QNoNorm read_nonorm(const H5::H5File &f, const std::string &path, int dim) {
   return n;
 }
 
-QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice);
+QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice,
+                             const WeightPlacer *place);
 QMobileBertModel read_qmobilebert_impl(const std::string &path);
 
 }  // namespace
@@ -282,11 +305,18 @@ void write_qllama(const std::string &path, const QLlamaModel &m, const std::stri
 }
 
 QLlamaModel read_qllama(const std::string &path) {
-  return h5::guard(path, [&] { return read_qllama_impl(path, nullptr); });
+  return h5::guard(path, [&] { return read_qllama_impl(path, nullptr, nullptr); });
 }
 
 QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice) {
-  return h5::guard(path, [&] { return read_qllama_impl(path, &slice); });
+  return h5::guard(path, [&] { return read_qllama_impl(path, &slice, nullptr); });
+}
+
+QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice,
+                              const WeightPlacer &place, std::shared_ptr<void> storage) {
+  QLlamaModel m = h5::guard(path, [&] { return read_qllama_impl(path, &slice, &place); });
+  m.placed_storage = std::move(storage);
+  return m;
 }
 
 QMobileBertModel read_qmobilebert(const std::string &path) {
@@ -295,7 +325,8 @@ QMobileBertModel read_qmobilebert(const std::string &path) {
 
 namespace {
 
-QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice) {
+QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice,
+                             const WeightPlacer *place) {
   const FileInfo info = read_file_info(path);
   if (info.kind != "int8")
     throw FileError(
@@ -323,18 +354,26 @@ QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice) {
   }
   // A whole linear, or the slice's rows / columns of it.
   const auto rows = [&](const std::string &p, int out, int in, int b, int e) {
-    return slice ? read_linear_rows(f, p, out, in, b, e) : read_linear(f, p, out, in);
+    return slice ? read_linear_rows(f, p, out, in, b, e, place) : read_linear(f, p, out, in);
   };
   const auto cols = [&](const std::string &p, int out, int in, int b, int e) {
-    return slice ? read_linear_cols(f, p, out, in, b, e) : read_linear(f, p, out, in);
+    return slice ? read_linear_cols(f, p, out, in, b, e, place) : read_linear(f, p, out, in);
   };
   const int hb = slice ? slice->head_rows_begin : 0, he = slice ? slice->head_rows_end : 0;
   const int fb = slice ? slice->ffn_begin : 0, fe = slice ? slice->ffn_end : 0;
   m.logit_scale = static_cast<float>(h5::read_float_attr(f.openGroup("/"), "logit_scale"));
   const Shape emb{static_cast<size_t>(c.vocab_size), D};
-  m.token_embedding = slice ? h5::read_dataset_block<int8_t>(f, "/token_embedding", emb,
-                                                             slice->vocab_begin, slice->vocab_end)
-                            : h5::read_dataset<int8_t>(f, "/token_embedding", emb);
+  if (slice && place) {
+    const size_t rows = static_cast<size_t>(slice->vocab_end - slice->vocab_begin);
+    m.token_embedding_placed = placed_room(*place, "/token_embedding", rows, D);
+    h5::read_dataset_block_into<int8_t>(f, "/token_embedding", emb, slice->vocab_begin,
+                                        slice->vocab_end, 0, -1,
+                                        m.token_embedding_placed.first(rows * D));
+  } else {
+    m.token_embedding = slice ? h5::read_dataset_block<int8_t>(f, "/token_embedding", emb,
+                                                               slice->vocab_begin, slice->vocab_end)
+                              : h5::read_dataset<int8_t>(f, "/token_embedding", emb);
+  }
   m.final_norm = read_norm(f, "/final_norm", c.dim);
   m.rope = read_params<mcu_rope_t>(f, "/rope");
   m.rope_frac = read_i32_attr(f, "/rope", "frac");

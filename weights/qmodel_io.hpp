@@ -7,6 +7,10 @@
 
 #include <string>
 
+#include <functional>
+#include <memory>
+#include <span>
+
 #include "weights/qmodel.hpp"
 
 namespace mcuemu::weights {
@@ -18,6 +22,13 @@ QLlamaModel read_qllama(const std::string &path);
 // but only the slice's rows / columns are read from the file, so a chip never holds the whole
 // model in memory. Throws std::invalid_argument if the slice does not fit the model.
 QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice);
+// Where the int8 weight matrices of a slice go: given a matrix's (out, in), memory of at least
+// out * in bytes (the reader reads the matrix into its start and keeps the span in
+// QLinear::placed / QLlamaModel::token_embedding_placed). Asked for the embedding first, then
+// each layer's wq, wk, wv, wo, w1, w3, w2.
+using WeightPlacer = std::function<std::span<int8_t>(std::size_t out, std::size_t in)>;
+QLlamaModel read_qllama_slice(const std::string &path, const LlamaSlice &slice,
+                              const WeightPlacer &place, std::shared_ptr<void> storage);
 
 void write_qmobilebert(const std::string &path, const QMobileBertModel &m,
                        const std::string &source);

@@ -33,6 +33,7 @@
 #include "runtime/fault.hpp"
 #include "runtime/llama_run.hpp"
 #include "runtime/report.hpp"
+#include "runtime/weight_arena.hpp"
 #include "weights/atomic_file.hpp"
 #include "weights/h5io.hpp"
 #include "weights/model_file.hpp"
@@ -250,8 +251,11 @@ int run_job(const RunOptions &o, const std::string &options_text) {
       weights::validate(config);
       const auto plan_n = model::make_plan(config, cluster.size());
       memory_before_model = runtime::host_memory();
-      q = weights::read_qllama_slice(path,
-                                     runtime::chip_slice(config, plan_n.chips[cluster.rank()]));
+      // Read straight into an arena on huge pages (runtime/weight_arena.hpp).
+      const auto slice = runtime::chip_slice(config, plan_n.chips[cluster.rank()]);
+      const auto placed = runtime::weight_arena_for(config, slice, runtime::huge_pages_from_env());
+      q = weights::read_qllama_slice(path, slice, placed.place, placed.arena);
+      placed.check_filled();
       weights::h5::release_memory();
     }
     if (!o.weights.empty() && q.config.name != o.model && !q.config.name.empty() &&

@@ -106,37 +106,83 @@ void gemv(const mcu_gemv_t &p, std::span<const int8_t> W, std::span<const int8_t
                      in);
 }
 
+namespace {
+
+#ifdef MCU_HAVE_X86_FASTPATH
+std::vector<int32_t> row_sums(const int8_t *w, size_t out, size_t in) {
+  std::vector<int32_t> sums(out);
+  for (size_t o = 0; o < out; ++o) {
+    int32_t s = 0;
+    for (size_t i = 0; i < in; ++i) s += w[o * in + i];
+    sums[o] = s;
+  }
+  return sums;
+}
+
+// The `full` blocks of 16 rows at w, row-major, rearranged in place (one block of scratch).
+void pack_full_blocks(int8_t *w, size_t full, size_t in) {
+  const size_t block = 16 * in;
+  std::vector<int8_t> rows(block);
+  for (size_t b = 0; b < full; ++b) {
+    std::copy_n(w + b * block, block, rows.begin());
+    mcu_vnni_pack_block(rows.data(), 16, in, w + b * block);
+  }
+}
+#endif
+
+}  // namespace
+
+bool GemvMatrix::packs(size_t out, size_t in, Layout layout) {
+#ifdef MCU_HAVE_X86_FASTPATH
+  return layout == Layout::Best && out > 0 && in > 0 && in % 4 == 0 &&
+         in <= MCU_VNNI_PACKED_MAX_IN && packed_gemv_available();
+#else
+  (void)out, (void)in, (void)layout;
+  return false;
+#endif
+}
+
+size_t GemvMatrix::host_weight_bytes(size_t out, size_t in, Layout layout) {
+  return packs(out, in, layout) ? (out + 15) / 16 * 16 * in : out * in;
+}
+
 GemvMatrix::GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout layout)
     : out_(out), in_(in), w_(std::move(w)) {
   if (w_.size() != out * in)
     fail("GemvMatrix", "{} weights for a ({}, {}) matrix: want {}", w_.size(), out, in, out * in);
+  packed_ = packs(out, in, layout);
 #ifdef MCU_HAVE_X86_FASTPATH
-  packed_ = layout == Layout::Best && out > 0 && in > 0 && in % 4 == 0 &&
-            in <= MCU_VNNI_PACKED_MAX_IN && packed_gemv_available();
-#else
-  (void)layout;
-#endif
   if (!packed_) return;
-#ifdef MCU_HAVE_X86_FASTPATH
-  sums_.resize(out);
-  for (size_t o = 0; o < out; ++o) {
-    int32_t s = 0;
-    for (size_t i = 0; i < in; ++i) s += w_[o * in + i];
-    sums_[o] = s;
-  }
+  sums_ = row_sums(w_.data(), out, in);
   // A full block of 16 rows occupies the same 16 * in bytes packed as row-major: rearrange it
   // through one block of scratch. The ragged rest goes to its own zero-padded block.
   const size_t full = out / 16, block = 16 * in;
-  std::vector<int8_t> rows(block);
-  for (size_t b = 0; b < full; ++b) {
-    std::copy_n(w_.begin() + b * block, block, rows.begin());
-    mcu_vnni_pack_block(rows.data(), 16, in, w_.data() + b * block);
-  }
+  pack_full_blocks(w_.data(), full, in);
   if (out % 16) {
     tail_.resize(block);
     mcu_vnni_pack_block(w_.data() + full * block, out % 16, in, tail_.data());
     w_.resize(full * block);
     w_.shrink_to_fit();
+  }
+#endif
+}
+
+GemvMatrix::GemvMatrix(std::span<int8_t> room, size_t out, size_t in) : out_(out), in_(in) {
+  const size_t need = host_weight_bytes(out, in);
+  if (room.size() < need)
+    fail("GemvMatrix", "{} bytes of room for a ({}, {}) matrix: want {}", room.size(), out, in,
+         need);
+  packed_ = packs(out, in, Layout::Best);
+  held_ = room.first(need);
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (!packed_) return;
+  sums_ = row_sums(room.data(), out, in);
+  const size_t full = out / 16, block = 16 * in;
+  pack_full_blocks(room.data(), full, in);
+  if (out % 16) {  // the ragged rows, through scratch, into the padded block after the full ones
+    std::vector<int8_t> rows(room.begin() + static_cast<std::ptrdiff_t>(full * block),
+                             room.begin() + static_cast<std::ptrdiff_t>(out * in));
+    mcu_vnni_pack_block(rows.data(), out % 16, in, room.data() + full * block);
   }
 #endif
 }
@@ -153,17 +199,17 @@ void GemvMatrix::apply(const mcu_gemv_t &p, std::span<const int8_t> X, size_t ro
   const int32_t *b = bias.empty() ? nullptr : bias.data();
   if (!packed_) {
     for (size_t s = 0; s < rows; ++s)
-      gemv_dispatch().fn(&p, w_.data(), X.data() + s * in_, b, Y.data() + s * ldy, out_, in_);
+      gemv_dispatch().fn(&p, weights(), X.data() + s * in_, b, Y.data() + s * ldy, out_, in_);
     return;
   }
 #ifdef MCU_HAVE_X86_FASTPATH
   if (u_.size() < rows * in_) u_.resize(rows * in_);
   const size_t full = out_ / 16 * 16;
   if (full > 0)
-    mcu_gemv_s8_s32_vnni_packed(&p, w_.data(), sums_.data(), X.data(), rows, b, Y.data(), ldy, full,
+    mcu_gemv_s8_s32_vnni_packed(&p, weights(), sums_.data(), X.data(), rows, b, Y.data(), ldy, full,
                                 in_, u_.data());
   if (full < out_)
-    mcu_gemv_s8_s32_vnni_packed(&p, tail_.data(), sums_.data() + full, X.data(), rows,
+    mcu_gemv_s8_s32_vnni_packed(&p, tail(), sums_.data() + full, X.data(), rows,
                                 b ? b + full : nullptr, Y.data() + full, ldy, out_ - full, in_,
                                 u_.data());
 #endif
@@ -173,12 +219,12 @@ void GemvMatrix::row(size_t o, std::span<int8_t> dst) const {
   check_same("GemvMatrix::row", "dst", dst.size(), "in", in_);
   if (o >= out_) fail("GemvMatrix::row", "row {} outside the matrix's {} rows", o, out_);
   if (!packed_) {
-    std::copy_n(w_.begin() + o * in_, in_, dst.begin());
+    std::copy_n(weights() + o * in_, in_, dst.begin());
     return;
   }
 #ifdef MCU_HAVE_X86_FASTPATH
   const size_t full = out_ / 16 * 16;
-  const int8_t *blk = o < full ? w_.data() + o / 16 * 16 * in_ : tail_.data();
+  const int8_t *blk = o < full ? weights() + o / 16 * 16 * in_ : tail();
   mcu_vnni_unpack_row(blk, o % 16, in_, dst.data());
 #endif
 }
@@ -219,7 +265,7 @@ void gemv_packed(const mcu_gemv_t &p, std::span<const int8_t> blocks,
 }
 
 size_t GemvMatrix::host_bytes() const {
-  return w_.size() + tail_.size() + sums_.size() * sizeof(int32_t);
+  return held_.size() + w_.size() + tail_.size() + sums_.size() * sizeof(int32_t);
 }
 
 const char *gemv_path() {

@@ -41,6 +41,14 @@ class GemvMatrix {
   // Takes row-major weights (out * in of them) and rearranges them without a second copy of
   // the matrix (one block of 16 rows at a time; the ragged last block is kept apart).
   GemvMatrix(std::vector<int8_t> &&w, size_t out, size_t in, Layout layout = Layout::Best);
+  // The same on memory the caller keeps (a weight arena, runtime/weight_arena.hpp): `room`
+  // holds the row-major weights at its start and is at least host_weight_bytes(out, in) long;
+  // they are rearranged there, the ragged last block right after the full ones. The memory
+  // must outlive the matrix and its copies.
+  GemvMatrix(std::span<int8_t> room, size_t out, size_t in);
+  // Host bytes the weights of an (out, in) matrix take in `layout` on this CPU (the packed
+  // layout pads the last block to 16 rows): the room the constructor above needs.
+  static size_t host_weight_bytes(size_t out, size_t in, Layout layout = Layout::Best);
   size_t out() const { return out_; }
   size_t in() const { return in_; }
   bool packed() const { return packed_; }
@@ -56,8 +64,14 @@ class GemvMatrix {
  private:
   size_t out_ = 0, in_ = 0;
   bool packed_ = false;
-  std::vector<int8_t> w_;           // row-major, or the full blocks packed
+  static bool packs(size_t out, size_t in, Layout layout);
+  const int8_t *weights() const { return held_.empty() ? w_.data() : held_.data(); }
+  const int8_t *tail() const {
+    return held_.empty() ? tail_.data() : held_.data() + out_ / 16 * 16 * in_;
+  }
+  std::vector<int8_t> w_;           // row-major, or the full blocks packed (empty if placed)
   std::vector<int8_t> tail_;        // packed: the last, ragged block (zero rows appended)
+  std::span<const int8_t> held_;    // placed: the full blocks then the ragged one, in the room
   std::vector<int32_t> sums_;       // packed: each row's sum of weights
   mutable std::vector<uint8_t> u_;  // packed: scratch for the shifted activations
 };

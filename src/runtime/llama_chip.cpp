@@ -93,7 +93,17 @@ ShardLinear whole(const weights::QLinear &q, weights::QLinear *movable, std::str
   s.name = std::move(name);
   s.out = q.out;
   s.in = q.in;
-  if (movable) {
+  if (movable && !movable->placed.empty()) {  // read into a weight arena: rearranged there
+    s.w = kernels::GemvMatrix(movable->placed, s.out, s.in);
+    s.rq_mul = std::move(movable->rq_mul);
+    s.rq_add = std::move(movable->rq_add);
+  } else if (!q.placed.empty()) {
+    const auto n = static_cast<std::ptrdiff_t>(static_cast<size_t>(s.out) * s.in);
+    s.w = kernels::GemvMatrix(std::vector<int8_t>(q.placed.begin(), q.placed.begin() + n), s.out,
+                              s.in);
+    s.rq_mul = q.rq_mul;
+    s.rq_add = q.rq_add;
+  } else if (movable) {
     s.w = kernels::GemvMatrix(std::move(movable->w), s.out, s.in);
     s.rq_mul = std::move(movable->rq_mul);
     s.rq_add = std::move(movable->rq_add);
@@ -241,7 +251,14 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
     layers_.push_back(std::move(s));
   }
   const size_t V = vocab_;
-  if (compute_ && sliced && movable)
+  if (compute_ && sliced && movable && !movable->token_embedding_placed.empty())
+    embedding_ = kernels::GemvMatrix(movable->token_embedding_placed, V, D);
+  else if (compute_ && sliced && !model.token_embedding_placed.empty())
+    embedding_ = kernels::GemvMatrix(std::vector<int8_t>(model.token_embedding_placed.begin(),
+                                                         model.token_embedding_placed.begin() +
+                                                             static_cast<std::ptrdiff_t>(V * D)),
+                                     V, D);
+  else if (compute_ && sliced && movable)
     embedding_ = kernels::GemvMatrix(std::move(movable->token_embedding), V, D);
   else if (compute_ && sliced)
     embedding_ = kernels::GemvMatrix(std::vector<int8_t>(model.token_embedding), V, D);
@@ -251,6 +268,7 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
             model.token_embedding.begin() + static_cast<size_t>(plan.vocab.begin) * D,
             model.token_embedding.begin() + static_cast<size_t>(plan.vocab.end) * D),
         V, D);
+  placed_storage_ = model.placed_storage;  // the weight arena the matrices may live in
   final_norm_ = model.final_norm;
   rope_ = model.rope;
   rope_cos_ = model.rope_cos;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -153,6 +154,7 @@ class LlamaChip {
   int placeholder_token_ = 0;  // cost-only: the token every step "generates" (see forward())
   int64_t kv_bytes_ = 0;
 
+  std::shared_ptr<void> placed_storage_;  // keeps the memory of placed weights (a weight arena)
   std::vector<ShardLayer> layers_;
   kernels::GemvMatrix embedding_;  // (own vocab rows, dim): lookup rows and the tied LM head
   weights::QRmsNorm final_norm_;

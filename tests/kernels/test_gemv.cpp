@@ -106,7 +106,8 @@ TEST(Gemv, FastPathsEqualPortableOnRaggedLengths) {
 
 // The packed weights against the golden vectors (rows padded up to whole blocks) and against
 // the portable kernel, through GemvMatrix as the runtime uses it: both layouts, several rows
-// of X at once, ragged out (1..40), in a multiple of 4 (4..1400), every offset, bias or not.
+// of X at once, ragged out (1..40), in a multiple of 4 (4..1400), every offset, bias or not;
+// the same matrices rearranged in caller memory (placed).
 TEST(GemvMatrix, BothLayoutsMatchGolden) {
   for (const auto &c : load_cases("gemv")) {
     const mcu_gemv_t p{c.i32("x_off"), c.i32("w_off")};
@@ -138,27 +139,42 @@ TEST(GemvMatrix, PackedEqualsPortableOnRaggedShapes) {
       W[0] = -128, W[out * in - 1] = 127, X[0] = -128, X[rows * in - 1] = 127;
       std::vector<int32_t> bias(out);
       for (size_t o = 0; o < out; ++o) bias[o] = static_cast<int32_t>(o * 7919) - 400000;
-      GemvMatrix m(std::vector<int8_t>(W), out, in);
-      packed_seen += m.packed();
-      for (size_t o = 0; o < out; ++o) {  // rows come back in order from either layout
-        std::vector<int8_t> r(in);
-        m.row(o, r);
-        ASSERT_TRUE(std::equal(r.begin(), r.end(), W.begin() + o * in)) << "row " << o;
-      }
-      for (auto p :
-           {mcu_gemv_t{0, 0}, mcu_gemv_t{128, 0}, mcu_gemv_t{-128, 0}, mcu_gemv_t{5, -3}}) {
-        for (bool with_bias : {false, true}) {
-          const size_t ldy = out + 3;  // a stride wider than out: the gaps stay untouched
-          std::vector<int32_t> want(rows * ldy, -1), got(rows * ldy, -1);
-          for (size_t r = 0; r < rows; ++r)
-            mcu_gemv_s8_s32(&p, W.data(), X.data() + r * in, with_bias ? bias.data() : nullptr,
-                            want.data() + r * ldy, out, in);
-          m.apply(p, X, rows,
-                  with_bias ? std::span<const int32_t>(bias) : std::span<const int32_t>{}, got,
-                  ldy);
-          ASSERT_TRUE(exact(got, want))
-              << "in=" << in << " out=" << out << " rows=" << rows << " x_off=" << p.x_off
-              << " w_off=" << p.w_off << " bias=" << with_bias << " packed=" << m.packed();
+      // The matrix on its own, and placed: rearranged in caller memory (a weight arena's way),
+      // room for exactly host_weight_bytes and a guard after it.
+      const size_t need = GemvMatrix::host_weight_bytes(out, in);
+      std::vector<int8_t> room(need + 64, int8_t{0x5a});
+      std::copy(W.begin(), W.end(), room.begin());
+      EXPECT_THROW(GemvMatrix(std::span<int8_t>(room).first(need - 1), out, in),
+                   mcuemu::kernels::KernelError);
+      GemvMatrix own(std::vector<int8_t>(W), out, in);
+      GemvMatrix placed(std::span<int8_t>(room).first(need), out, in);
+      ASSERT_TRUE(std::all_of(room.begin() + need, room.end(), [](int8_t v) { return v == 0x5a; }));
+      ASSERT_EQ(placed.host_bytes(), own.host_bytes());
+      ASSERT_EQ(placed.packed(), own.packed());
+      packed_seen += own.packed();
+      for (const GemvMatrix *mp : {&own, &placed}) {
+        const GemvMatrix &m = *mp;
+        for (size_t o = 0; o < out; ++o) {  // rows come back in order from either layout
+          std::vector<int8_t> r(in);
+          m.row(o, r);
+          ASSERT_TRUE(std::equal(r.begin(), r.end(), W.begin() + o * in)) << "row " << o;
+        }
+        for (auto p :
+             {mcu_gemv_t{0, 0}, mcu_gemv_t{128, 0}, mcu_gemv_t{-128, 0}, mcu_gemv_t{5, -3}}) {
+          for (bool with_bias : {false, true}) {
+            const size_t ldy = out + 3;  // a stride wider than out: the gaps stay untouched
+            std::vector<int32_t> want(rows * ldy, -1), got(rows * ldy, -1);
+            for (size_t r = 0; r < rows; ++r)
+              mcu_gemv_s8_s32(&p, W.data(), X.data() + r * in, with_bias ? bias.data() : nullptr,
+                              want.data() + r * ldy, out, in);
+            m.apply(p, X, rows,
+                    with_bias ? std::span<const int32_t>(bias) : std::span<const int32_t>{}, got,
+                    ldy);
+            ASSERT_TRUE(exact(got, want))
+                << "in=" << in << " out=" << out << " rows=" << rows << " x_off=" << p.x_off
+                << " w_off=" << p.w_off << " bias=" << with_bias << " packed=" << m.packed()
+                << " placed=" << (mp == &placed);
+          }
         }
       }
     }

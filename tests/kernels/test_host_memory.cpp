@@ -1,13 +1,100 @@
-// The region of populated memory on a huge page (runtime/populated.hpp).
+// Host memory on huge pages: the weight arena (runtime/weight_arena.hpp: blocks, capacity, the
+// huge-page advice, the switch) and the region of populated memory (runtime/populated.hpp).
 #include <gtest/gtest.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "runtime/populated.hpp"
+#include "runtime/weight_arena.hpp"
 
-// A transparent huge page.
-constexpr size_t kHugePage = size_t(2) << 20;
+using mcuemu::runtime::WeightArena;
+constexpr size_t kHugePage = WeightArena::kHugePage;
+
+TEST(WeightArena, BlocksAreAlignedConsecutiveAndKept) {
+  const size_t sizes[] = {1, 63, 64, 65, 4096, 100000, 7};
+  size_t total = 0;
+  for (size_t n : sizes) total += WeightArena::round_up(n);
+  WeightArena a(total, false);
+  EXPECT_EQ(a.capacity(), total);
+  int8_t *prev_end = nullptr;
+  std::vector<std::span<int8_t>> blocks;
+  for (size_t n : sizes) {
+    auto b = a.take(n);
+    ASSERT_EQ(b.size(), n);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(b.data()) % WeightArena::kAlign, 0u);
+    if (prev_end) {
+      EXPECT_GE(b.data(), prev_end);  // never overlaps the block before
+    }
+    prev_end = b.data() + n;
+    for (size_t i = 0; i < n; ++i) b[i] = static_cast<int8_t>(blocks.size() * 31 + i);
+    blocks.push_back(b);
+  }
+  EXPECT_EQ(a.used(), a.capacity());
+  for (size_t k = 0; k < blocks.size(); ++k)  // each block still holds what was written to it
+    for (size_t i = 0; i < blocks[k].size(); ++i)
+      ASSERT_EQ(blocks[k][i], static_cast<int8_t>(k * 31 + i)) << "block " << k << " byte " << i;
+  // The first block starts on a huge-page boundary (huge pages must be aligned).
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(blocks[0].data()) % kHugePage, 0u);
+}
+
+TEST(WeightArena, RefusesABlockOverItsCapacity) {
+  WeightArena a(128, false);
+  a.take(64);
+  EXPECT_THROW(a.take(65), std::length_error);  // 65 rounds up to 128: 64 are left
+  EXPECT_EQ(a.used(), 64u);
+  a.take(64);
+  EXPECT_THROW(a.take(1), std::length_error);
+  WeightArena none(0, true);
+  EXPECT_EQ(none.take(0).size(), 0u);
+  EXPECT_THROW(none.take(1), std::length_error);
+}
+
+TEST(WeightArena, AdvisesOnlyTheWholeHugePages) {
+  const size_t mb2 = kHugePage;
+  struct Case {
+    size_t bytes;
+    bool huge;
+    size_t advised;
+  } cases[] = {{mb2 / 2, true, 0},
+               {mb2, true, mb2},
+               {2 * mb2 + 4096, true, 2 * mb2},
+               {5 * mb2 - 64, true, 4 * mb2},
+               {5 * mb2, false, 0}};
+  for (const auto &c : cases) {
+    WeightArena a(c.bytes, c.huge);
+    // A kernel without transparent huge pages refuses the advice; then nothing is advised.
+    if (c.huge && c.advised > 0 && a.huge_advised() == 0) GTEST_SKIP() << "no THP in this kernel";
+    EXPECT_EQ(a.huge_advised(), c.advised) << c.bytes << " bytes, huge " << c.huge;
+    a.take(c.bytes)[c.bytes - 1] = 1;  // the whole capacity is there to write
+  }
+}
+
+TEST(WeightArena, HugePagesFromTheEnvironment) {
+  const char *old = std::getenv("MCUEMU_HUGE_PAGES");
+  const std::string saved = old ? old : "";
+  unsetenv("MCUEMU_HUGE_PAGES");
+  EXPECT_TRUE(mcuemu::runtime::huge_pages_from_env());
+  setenv("MCUEMU_HUGE_PAGES", "on", 1);
+  EXPECT_TRUE(mcuemu::runtime::huge_pages_from_env());
+  setenv("MCUEMU_HUGE_PAGES", "off", 1);
+  EXPECT_FALSE(mcuemu::runtime::huge_pages_from_env());
+  setenv("MCUEMU_HUGE_PAGES", "no", 1);
+  try {
+    mcuemu::runtime::huge_pages_from_env();
+    ADD_FAILURE() << "MCUEMU_HUGE_PAGES=no accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("MCUEMU_HUGE_PAGES=no"), std::string::npos) << e.what();
+  }
+  if (old)
+    setenv("MCUEMU_HUGE_PAGES", saved.c_str(), 1);
+  else
+    unsetenv("MCUEMU_HUGE_PAGES");
+}
 
 // ctest runs each test in a process of its own: the region is set up here for the first time.
 TEST(PopulatedRegion, ServesAllocationsWhileItHasRoom) {

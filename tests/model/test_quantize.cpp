@@ -2,8 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 
 #include "model/quantize.hpp"
 #include "weights/file_error.hpp"
@@ -185,5 +187,51 @@ TEST(Quantize, SliceReadEqualsSlicingTheWholeModel) {
   weights::LlamaSlice bad = s;
   bad.ffn_end = F + 1;
   EXPECT_THROW(weights::read_qllama_slice(path, bad), std::invalid_argument);
+
+  // Placed (a weight arena's way): each matrix read into the memory the placer gives, in the
+  // documented order, the same integers as the plain read; no vector is filled.
+  std::vector<std::vector<int8_t>> rooms;
+  std::vector<std::pair<size_t, size_t>> asked;
+  const weights::WeightPlacer place = [&](size_t out, size_t in) {
+    asked.emplace_back(out, in);
+    rooms.emplace_back(out * in + 7, int8_t{0x5a});  // room beyond the matrix: left alone
+    return std::span<int8_t>(rooms.back());
+  };
+  rooms.reserve(1 + 7 * a.layers.size());
+  auto keep = std::make_shared<int>(1);
+  const auto c = weights::read_qllama_slice(path, s, place, keep);
+  EXPECT_EQ(c.placed_storage, keep);
+  ASSERT_EQ(asked.size(), 1 + 7 * a.layers.size());
+  EXPECT_EQ(asked[0], (std::pair<size_t, size_t>{8, D}));  // the embedding first
+  EXPECT_TRUE(c.token_embedding.empty());
+  ASSERT_EQ(c.token_embedding_placed.size(), 8 * D + 7u);
+  EXPECT_TRUE(std::equal(b.token_embedding.begin(), b.token_embedding.end(),
+                         c.token_embedding_placed.begin()));
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const auto &y = b.layers[l], &z = c.layers[l];
+    const weights::QLinear *want[] = {&y.wq, &y.wk, &y.wv, &y.wo, &y.w1, &y.w3, &y.w2};
+    const weights::QLinear *got[] = {&z.wq, &z.wk, &z.wv, &z.wo, &z.w1, &z.w3, &z.w2};
+    for (int k = 0; k < 7; ++k) {
+      EXPECT_EQ(asked[1 + 7 * l + k],
+                (std::pair<size_t, size_t>{size_t(want[k]->out), size_t(want[k]->in)}));
+      EXPECT_TRUE(got[k]->w.empty());
+      EXPECT_EQ(got[k]->rq_mul, want[k]->rq_mul);
+      ASSERT_EQ(got[k]->placed.size(), want[k]->w.size() + 7) << "layer " << l << " matrix " << k;
+      EXPECT_TRUE(std::equal(want[k]->w.begin(), want[k]->w.end(), got[k]->placed.begin()));
+      EXPECT_TRUE(std::all_of(got[k]->placed.end() - 7, got[k]->placed.end(),
+                              [](int8_t v) { return v == 0x5a; }));
+    }
+  }
+  // A placer that gives less than the matrix is refused, naming the matrix.
+  const weights::WeightPlacer stingy = [&](size_t out, size_t in) {
+    rooms.emplace_back(out * in - 1);
+    return std::span<int8_t>(rooms.back());
+  };
+  try {
+    weights::read_qllama_slice(path, s, stingy, nullptr);
+    ADD_FAILURE() << "a short placement accepted";
+  } catch (const std::logic_error &e) {
+    EXPECT_NE(std::string(e.what()).find("/token_embedding"), std::string::npos) << e.what();
+  }
   std::filesystem::remove(path);
 }
