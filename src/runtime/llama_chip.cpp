@@ -95,6 +95,7 @@ ShardLinear whole(const weights::QLinear &q, weights::QLinear *movable, std::str
   s.in = q.in;
   if (movable && !movable->placed.empty()) {  // read into a weight arena: rearranged there
     s.w = kernels::GemvMatrix(movable->placed, s.out, s.in);
+    movable->placed = {};  // the bytes there are the chip's layout now, not (out, in)
     s.rq_mul = std::move(movable->rq_mul);
     s.rq_add = std::move(movable->rq_add);
   } else if (!q.placed.empty()) {
@@ -251,9 +252,10 @@ void LlamaChip::build(const weights::QLlamaModel &model, weights::QLlamaModel *m
     layers_.push_back(std::move(s));
   }
   const size_t V = vocab_;
-  if (compute_ && sliced && movable && !movable->token_embedding_placed.empty())
+  if (compute_ && sliced && movable && !movable->token_embedding_placed.empty()) {
     embedding_ = kernels::GemvMatrix(movable->token_embedding_placed, V, D);
-  else if (compute_ && sliced && !model.token_embedding_placed.empty())
+    movable->token_embedding_placed = {};
+  } else if (compute_ && sliced && !model.token_embedding_placed.empty())
     embedding_ = kernels::GemvMatrix(std::vector<int8_t>(model.token_embedding_placed.begin(),
                                                          model.token_embedding_placed.begin() +
                                                              static_cast<std::ptrdiff_t>(V * D)),

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "runtime/chip_meter.hpp"
+#include "runtime/env.hpp"
 #include "runtime/fault.hpp"
 #include "runtime/llama_chip.hpp"
 #include "runtime/populated.hpp"
@@ -57,11 +58,7 @@ CostOnlySync cost_only_sync_from_env() {
 }
 
 bool cost_only_replay_from_env() {
-  const char *v = std::getenv("MCUEMU_COST_ONLY_REPLAY");
-  if (!v || !*v || std::string_view(v) == "on") return true;
-  if (std::string_view(v) == "off") return false;
-  throw std::invalid_argument(
-      fmt::format("MCUEMU_COST_ONLY_REPLAY={}: expected on or off", std::string(v)));
+  return on_off_from_env("MCUEMU_COST_ONLY_REPLAY");
 }
 
 namespace {

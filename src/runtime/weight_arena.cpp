@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/env.hpp"
 #include "runtime/kernels.hpp"
 
 namespace mcuemu::runtime {
@@ -75,11 +76,7 @@ void PlacedWeights::check_filled() const {
 }
 
 bool huge_pages_from_env() {
-  const char *v = std::getenv("MCUEMU_HUGE_PAGES");
-  if (!v || !*v || std::string_view(v) == "on") return true;
-  if (std::string_view(v) == "off") return false;
-  throw std::invalid_argument(
-      fmt::format("MCUEMU_HUGE_PAGES={}: expected on or off", std::string(v)));
+  return on_off_from_env("MCUEMU_HUGE_PAGES");
 }
 
 }  // namespace mcuemu::runtime
