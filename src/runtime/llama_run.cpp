@@ -176,7 +176,6 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   settle();  // hand on the last queued ops before reading the ledger
   r.host.run_ns = now_ns() - t_run;
   r.host.page_faults = minor_faults() - faults0;
-  r.host.anon_huge_bytes = host_memory().anon_huge;
   const mpi::HostCommTime comm = cluster.host_time();
   r.host.mpi_wait_ns = comm.wait_ns - comm0.wait_ns;
   r.host.mpi_transfer_ns = comm.transfer_ns - comm0.transfer_ns;
@@ -199,6 +198,10 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   // (gather_to_root and the report's collectives poll while they wait: with more ranks than
   // cores they would slow the chips still running).
   cluster.wait_for_all();
+  // Read after every chip's clock has stopped: smaps_rollup walks the whole address space
+  // (~0.5-1 ms on the reference VM), which, read at the end of the loop, held up the ranks that
+  // share the core and were still finishing theirs (their loops measured up to ~3 ms longer).
+  r.host.anon_huge_bytes = host_memory().anon_huge;
   keep_logits(false);
   r.end_cycles = chip.ledger().now();
   r.total_energy = chip.ledger().total().energy;
