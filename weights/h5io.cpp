@@ -319,16 +319,40 @@ void read_dataset_into(const H5::H5File &f, const std::string &path, const Shape
   }
 }
 
+namespace {
+
+// A block of a 1-D or 2-D dataset of shape `shape`, checked to lie inside it
+// (std::invalid_argument otherwise): its hyperslab and its element count.
+struct Block {
+  std::size_t rank;
+  hsize_t offset[2];
+  hsize_t count[2];
+  std::size_t elements;
+};
+
+Block block_of(const std::string &path, const Shape &shape, size_t row_begin, size_t row_end,
+               size_t col_begin, std::ptrdiff_t col_end) {
+  const size_t rank = shape.size();
+  if (rank != 1 && rank != 2)
+    throw std::invalid_argument(fmt::format("read_dataset_block '{}': rank {}", path, rank));
+  const size_t cols = rank == 2 ? shape[1] : 1;
+  const size_t col_stop = col_end < 0 ? cols : static_cast<size_t>(col_end);
+  if (row_begin > row_end || row_end > shape[0] || col_begin > col_stop || col_stop > cols)
+    throw std::invalid_argument(
+        fmt::format("read_dataset_block '{}': block [{}, {}) x [{}, {}) outside {}", path,
+                    row_begin, row_end, col_begin, col_stop, shape_str(shape)));
+  Block b{rank, {row_begin, col_begin}, {row_end - row_begin, col_stop - col_begin}, 0};
+  b.elements = b.count[0] * (rank == 2 ? b.count[1] : 1);
+  return b;
+}
+
+}  // namespace
+
 template <class T>
 std::vector<T> read_dataset_block(const H5::H5File &f, const std::string &path,
                                   const Shape &expected_shape, size_t row_begin, size_t row_end,
                                   size_t col_begin, std::ptrdiff_t col_end) {
-  const size_t cols = expected_shape.size() == 2 ? expected_shape[1] : 1;
-  const size_t col_stop = col_end < 0 ? cols : static_cast<size_t>(col_end);
-  std::vector<T> v(row_end > row_begin && col_stop > col_begin
-                       ? (row_end - row_begin) *
-                             (expected_shape.size() == 2 ? col_stop - col_begin : 1)
-                       : 0);
+  std::vector<T> v(block_of(path, expected_shape, row_begin, row_end, col_begin, col_end).elements);
   read_dataset_block_into<T>(f, path, expected_shape, row_begin, row_end, col_begin, col_end,
                              std::span<T>(v));
   return v;
@@ -346,30 +370,17 @@ void read_dataset_block_into(const H5::H5File &f, const std::string &path,
   if (info.shape != expected_shape)
     throw FileError(fmt::format("{}: dataset '{}': expected shape {}, found {}", file, path,
                                 shape_str(expected_shape), shape_str(info.shape)));
-  const size_t rank = expected_shape.size();
-  if (rank != 1 && rank != 2)
-    throw std::invalid_argument(fmt::format("read_dataset_block '{}': rank {}", path, rank));
-  const size_t cols = rank == 2 ? expected_shape[1] : 1;
-  const size_t col_stop = col_end < 0 ? cols : static_cast<size_t>(col_end);
-  if (row_begin > row_end || row_end > expected_shape[0] || col_begin > col_stop || col_stop > cols)
+  const Block b = block_of(path, expected_shape, row_begin, row_end, col_begin, col_end);
+  if (out.size() != b.elements)
     throw std::invalid_argument(
-        fmt::format("read_dataset_block '{}': block [{}, {}) x [{}, {}) "
-                    "outside {}",
-                    path, row_begin, row_end, col_begin, col_stop, shape_str(expected_shape)));
-  const hsize_t offset[2] = {row_begin, col_begin};
-  const hsize_t count[2] = {row_end - row_begin, col_stop - col_begin};
-  const size_t n = count[0] * (rank == 2 ? count[1] : 1);
-  if (out.size() != n)
-    throw std::invalid_argument(
-        fmt::format("read_dataset_block '{}': {} elements of room for a "
-                    "block of {}",
-                    path, out.size(), n));
-  if (n == 0) return;
+        fmt::format("read_dataset_block '{}': {} elements of room for a block of {}", path,
+                    out.size(), b.elements));
+  if (b.elements == 0) return;
   try {
     H5::DataSet ds = f.openDataSet(path);
     H5::DataSpace file_space = ds.getSpace();
-    file_space.selectHyperslab(H5S_SELECT_SET, count, offset);
-    H5::DataSpace mem_space(static_cast<int>(rank), count);
+    file_space.selectHyperslab(H5S_SELECT_SET, b.count, b.offset);
+    H5::DataSpace mem_space(static_cast<int>(b.rank), b.count);
     ds.read(out.data(), Traits<T>::native(), mem_space, file_space);
   } catch (const H5::Exception &e) {
     throw FileError(fmt::format("{}: dataset '{}': read failed (truncated or corrupt file?): {}",

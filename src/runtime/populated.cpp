@@ -14,10 +14,9 @@ namespace mcuemu::runtime {
 
 namespace {
 
-constexpr std::size_t kHugePage = std::size_t(2) << 20;
-
 struct Region {
   std::mutex mutex;
+  HugeAlignedMapping *mapping = nullptr;  // kept until the process ends (never unmapped)
   char *base = nullptr;
   std::size_t size = 0, used = 0;
   bool holds(const void *p) const {
@@ -33,22 +32,48 @@ Region &region() {
 
 }  // namespace
 
+HugeAlignedMapping::HugeAlignedMapping(std::size_t bytes) {
+  constexpr std::size_t page = 4096;
+  size_ = (bytes + page - 1) / page * page;
+  if (size_ == 0) return;
+  map_bytes_ = size_ + kHugePage;  // room to start at the first 2 MB boundary
+  map_ = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map_ == MAP_FAILED) {
+    map_ = nullptr;
+    throw std::bad_alloc();
+  }
+  const auto start = reinterpret_cast<std::uintptr_t>(map_);
+  base_ = reinterpret_cast<char *>((start + kHugePage - 1) / kHugePage * kHugePage);
+}
+
+HugeAlignedMapping::~HugeAlignedMapping() {
+  if (map_) ::munmap(map_, map_bytes_);
+}
+
+std::size_t HugeAlignedMapping::advise_huge(std::size_t bytes) {
+  const std::size_t whole = std::min(bytes, size_) / kHugePage * kHugePage;
+  if (whole == 0 || ::madvise(base_, whole, MADV_HUGEPAGE) != 0) return 0;
+  return whole;
+}
+
 void use_huge_page_region(std::size_t bytes) {
   Region &r = region();
   std::lock_guard lock(r.mutex);
   if (r.base || bytes == 0) return;
   const std::size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  // 2 MB more than the region, to start it on a huge-page boundary (the rest is never touched).
-  void *p =
-      ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return;  // best effort: populated memory comes as before
-  const auto start = reinterpret_cast<std::uintptr_t>(p);
-  char *base = reinterpret_cast<char *>((start + kHugePage - 1) / kHugePage * kHugePage);
-  ::madvise(base, size, MADV_HUGEPAGE);
+  HugeAlignedMapping *m = nullptr;
+  try {
+    m = new HugeAlignedMapping(size);
+  } catch (const std::bad_alloc &) {
+    return;  // best effort: populated memory comes as before
+  }
+  m->advise_huge(size);
+  char *base = m->data();
 #ifdef MADV_POPULATE_WRITE
   if (::madvise(base, size, MADV_POPULATE_WRITE) != 0)
 #endif
     for (std::size_t i = 0; i < size; i += 4096) base[i] = 0;
+  r.mapping = m;
   r.base = base;
   r.size = size;
 }

@@ -13,6 +13,33 @@
 namespace mcuemu::runtime {
 
 inline constexpr std::size_t kPopulateBytes = 16 * 1024;
+inline constexpr std::size_t kHugePage = std::size_t{2} << 20;  // a transparent huge page (x86-64)
+
+// An anonymous read-write mapping of `bytes` rounded up to whole 4 KB pages, starting on a 2 MB
+// boundary (huge pages must be aligned): 2 MB more of address space is mapped and the part
+// outside [data(), data() + size()) is never touched, so never resident. Nothing is made
+// present here. Unmapped when destroyed; `bytes` = 0 maps nothing. std::bad_alloc if the
+// mapping fails. Serves the weight arena (weight_arena.hpp) and the populated region below.
+class HugeAlignedMapping {
+ public:
+  explicit HugeAlignedMapping(std::size_t bytes);
+  ~HugeAlignedMapping();
+  HugeAlignedMapping(const HugeAlignedMapping &) = delete;
+  HugeAlignedMapping &operator=(const HugeAlignedMapping &) = delete;
+
+  char *data() const { return base_; }
+  std::size_t size() const { return size_; }
+  // Advises the whole 2 MB pages among the first `bytes` (at most size()) MADV_HUGEPAGE and
+  // returns how many bytes that is: 0 when there is no whole page, or when the kernel refuses
+  // the advice (no transparent huge pages: the memory stays on 4 KB pages, best effort).
+  std::size_t advise_huge(std::size_t bytes);
+
+ private:
+  void *map_ = nullptr;  // the whole mapping
+  std::size_t map_bytes_ = 0;
+  char *base_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 // Bytes of memory, populated if there are at least kPopulateBytes; free with free_populated.
 // After use_huge_page_region, from that region while it has room.

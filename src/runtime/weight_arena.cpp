@@ -1,41 +1,17 @@
 #include "runtime/weight_arena.hpp"
 
 #include <fmt/format.h>
-#include <sys/mman.h>
 
-#include <cstdlib>
-#include <new>
 #include <stdexcept>
-#include <string>
-#include <string_view>
 
 #include "runtime/env.hpp"
 #include "runtime/kernels.hpp"
 
 namespace mcuemu::runtime {
 
-WeightArena::WeightArena(std::size_t bytes, bool huge) : capacity_(bytes) {
-  const std::size_t page = 4096;
-  const std::size_t span = (bytes + page - 1) / page * page;
-  if (span == 0) return;
-  // Map 2 MB more than needed and start the blocks at the first 2 MB boundary: huge pages must
-  // be aligned. The spare part is address space only (never touched, never resident).
-  map_bytes_ = span + kHugePage;
-  map_ = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map_ == MAP_FAILED) {
-    map_ = nullptr;
-    throw std::bad_alloc();
-  }
-  const auto start = reinterpret_cast<std::uintptr_t>(map_);
-  base_ = reinterpret_cast<int8_t *>((start + kHugePage - 1) / kHugePage * kHugePage);
-  const std::size_t whole = bytes / kHugePage * kHugePage;
-  // Best effort: a kernel without transparent huge pages refuses the advice (EINVAL), and the
-  // weights stay on 4 KB pages, as they would without the arena.
-  if (huge && whole > 0 && ::madvise(base_, whole, MADV_HUGEPAGE) == 0) huge_advised_ = whole;
-}
-
-WeightArena::~WeightArena() {
-  if (map_) ::munmap(map_, map_bytes_);
+WeightArena::WeightArena(std::size_t bytes, bool huge) : map_(bytes), capacity_(bytes) {
+  // Only the whole 2 MB pages: the rest stays on 4 KB pages, resident only as far as written.
+  if (huge) huge_advised_ = map_.advise_huge(bytes);
 }
 
 std::span<int8_t> WeightArena::take(std::size_t bytes) {
@@ -44,7 +20,7 @@ std::span<int8_t> WeightArena::take(std::size_t bytes) {
     throw std::length_error(
         fmt::format("WeightArena: a block of {} bytes does not fit ({} of {} bytes taken)", bytes,
                     used_, capacity_));
-  std::span<int8_t> block(base_ + used_, bytes);
+  std::span<int8_t> block(reinterpret_cast<int8_t *>(map_.data()) + used_, bytes);
   used_ += need;
   return block;
 }

@@ -23,6 +23,7 @@
 #include <memory>
 #include <span>
 
+#include "runtime/populated.hpp"
 #include "weights/qmodel.hpp"
 #include "weights/qmodel_io.hpp"
 
@@ -30,13 +31,12 @@ namespace mcuemu::runtime {
 
 class WeightArena {
  public:
-  static constexpr std::size_t kHugePage = std::size_t(2) << 20;
   static constexpr std::size_t kAlign = 64;  // every block starts on a cache line
 
   // Room for `bytes` of blocks (each rounded up to kAlign: see round_up). `huge`: advise the
   // whole huge pages it spans. Throws std::bad_alloc if the mapping fails.
   WeightArena(std::size_t bytes, bool huge);
-  ~WeightArena();
+  ~WeightArena() = default;
   WeightArena(const WeightArena &) = delete;
   WeightArena &operator=(const WeightArena &) = delete;
 
@@ -52,9 +52,7 @@ class WeightArena {
   static std::size_t round_up(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
  private:
-  void *map_ = nullptr;  // the whole mapping (2 MB more than capacity, for the alignment)
-  std::size_t map_bytes_ = 0;
-  int8_t *base_ = nullptr;  // 2 MB-aligned start of the blocks
+  HugeAlignedMapping map_;  // the blocks, from its 2 MB-aligned start
   std::size_t capacity_ = 0, used_ = 0, huge_advised_ = 0;
 };
 

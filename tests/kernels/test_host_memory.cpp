@@ -1,5 +1,6 @@
-// Host memory on huge pages: the weight arena (runtime/weight_arena.hpp: blocks, capacity, the
-// huge-page advice, the switch) and the region of populated memory (runtime/populated.hpp).
+// Host memory on huge pages: the 2 MB-aligned mapping both use (runtime/populated.hpp), the weight
+// arena (runtime/weight_arena.hpp: blocks, capacity, the huge-page advice, the check that a read
+// filled it, the switch) and the region of populated memory (runtime/populated.hpp).
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -9,11 +10,33 @@
 #include <string>
 #include <vector>
 
+#include "runtime/kernels.hpp"
 #include "runtime/populated.hpp"
 #include "runtime/weight_arena.hpp"
+#include "weights/config.hpp"
 
+using mcuemu::runtime::kHugePage;
 using mcuemu::runtime::WeightArena;
-constexpr size_t kHugePage = WeightArena::kHugePage;
+
+TEST(HugeAlignedMapping, StartsOnAHugePageAndAdvisesWholePagesOnly) {
+  using mcuemu::runtime::HugeAlignedMapping;
+  HugeAlignedMapping none(0);
+  EXPECT_EQ(none.data(), nullptr);
+  EXPECT_EQ(none.size(), 0u);
+  EXPECT_EQ(none.advise_huge(kHugePage), 0u);
+  HugeAlignedMapping m(3 * kHugePage - 5000);
+  EXPECT_EQ(m.size(), 3 * kHugePage - 4096);  // whole 4 KB pages
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m.data()) % kHugePage, 0u);
+  m.data()[0] = 1;
+  m.data()[m.size() - 1] = 2;                         // writable to its last byte
+  EXPECT_EQ(m.advise_huge(kHugePage - 1), 0u);        // no whole page
+  const size_t got = m.advise_huge(100 * kHugePage);  // at most what it has: 2 whole pages
+  if (got == 0) GTEST_SKIP() << "no THP in this kernel";
+  EXPECT_EQ(got, 2 * kHugePage);
+  EXPECT_EQ(m.advise_huge(kHugePage + 5), kHugePage);
+  EXPECT_EQ(m.data()[0], 1);
+  EXPECT_EQ(m.data()[m.size() - 1], 2);
+}
 
 TEST(WeightArena, BlocksAreAlignedConsecutiveAndKept) {
   const size_t sizes[] = {1, 63, 64, 65, 4096, 100000, 7};
@@ -72,6 +95,47 @@ TEST(WeightArena, AdvisesOnlyTheWholeHugePages) {
     EXPECT_EQ(a.huge_advised(), c.advised) << c.bytes << " bytes, huge " << c.huge;
     a.take(c.bytes)[c.bytes - 1] = 1;  // the whole capacity is there to write
   }
+}
+
+// The arena for a chip's slice holds exactly its matrices; check_filled refuses a read that left
+// part of it empty (the arena sized for other shapes than the reader placed).
+TEST(WeightArena, SizedForASliceAndCheckedFilled) {
+  using namespace mcuemu;
+  const auto c = weights::config_by_name("tinyllama-tiny");  // dim 64, ffn 172, 2 layers
+  const weights::LlamaSlice s{.head_rows_begin = 8,
+                              .head_rows_end = 24,
+                              .ffn_begin = 43,
+                              .ffn_end = 86,
+                              .vocab_begin = 128,
+                              .vocab_end = 256};
+  const auto p = runtime::weight_arena_for(c, s, false);
+  const int D = c.dim, H = 16, F = 43, V = 128;
+  const std::pair<int, int> order[] = {{V, D}, {H, D}, {H, D}, {H, D},
+                                       {D, H}, {F, D}, {F, D}, {D, F}};
+  size_t want = WeightArena::round_up(kernels::GemvMatrix::host_weight_bytes(V, D));
+  for (int l = 0; l < c.n_layers; ++l)
+    for (int k = 1; k < 8; ++k)
+      want += WeightArena::round_up(
+          kernels::GemvMatrix::host_weight_bytes(order[k].first, order[k].second));
+  EXPECT_EQ(p.arena->capacity(), want);
+  EXPECT_THROW(p.check_filled(), std::logic_error);  // nothing placed yet
+  auto room = p.place(V, D);
+  EXPECT_GE(room.size(), static_cast<size_t>(V * D));
+  for (int l = 0; l < c.n_layers; ++l)
+    for (int k = 1; k < 8; ++k) {
+      if (l == c.n_layers - 1 && k == 7) {  // all but the last matrix
+        try {
+          p.check_filled();
+          ADD_FAILURE() << "an arena one matrix short of full accepted";
+        } catch (const std::logic_error &e) {
+          EXPECT_NE(std::string(e.what()).find(std::to_string(want)), std::string::npos)
+              << e.what();
+        }
+      }
+      p.place(static_cast<size_t>(order[k].first), static_cast<size_t>(order[k].second));
+    }
+  EXPECT_NO_THROW(p.check_filled());
+  EXPECT_THROW(p.place(1, 1), std::length_error);  // nothing more fits
 }
 
 TEST(WeightArena, HugePagesFromTheEnvironment) {

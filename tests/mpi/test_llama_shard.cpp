@@ -16,6 +16,7 @@
 #include "mpi/cluster.hpp"
 #include "runtime/chip_meter.hpp"
 #include "runtime/llama_run.hpp"
+#include "runtime/weight_arena.hpp"
 #include "tiny_model.hpp"
 #include "weights/qmodel_io.hpp"
 #include "weights/synthetic.hpp"
@@ -205,8 +206,20 @@ TEST(LlamaShardSlice, SliceReadFromTheFileRunsLikeTheWholeModel) {
   cluster.set_link(runtime::link_model(p));
   const auto plan = model::make_plan(tiny_model().config, cluster.size());
   const auto &mine = plan.chips[cluster.rank()];
-  auto slice = weights::read_qllama_slice(path, runtime::chip_slice(tiny_model().config, mine));
+  const auto mine_slice = runtime::chip_slice(tiny_model().config, mine);
+  auto slice = weights::read_qllama_slice(path, mine_slice);
+  // Read straight into a weight arena, as `mcuemu run` reads (twice: one to move into the chip,
+  // which rearranges the weights where they lie, one to pass by reference, which the chip copies).
+  auto read_placed = [&] {
+    auto arena = runtime::weight_arena_for(tiny_model().config, mine_slice, true);
+    auto m = weights::read_qllama_slice(path, mine_slice, arena.place, arena.arena);
+    arena.check_filled();
+    return m;
+  };
+  auto placed = read_placed();
+  const auto placed_kept = read_placed();
   std::filesystem::remove(path);
+  const std::vector<int8_t> wq0 = slice.layers.at(0).wq.w;
   // The slice holds this chip's rows only.
   const int hd = tiny_model().config.head_dim();
   EXPECT_EQ(slice.layers.at(0).wq.out, mine.heads.size() * hd);
@@ -224,6 +237,21 @@ TEST(LlamaShardSlice, SliceReadFromTheFileRunsLikeTheWholeModel) {
   EXPECT_EQ(from_slice.final_logits, from_whole.final_logits);
   EXPECT_EQ(from_slice.end_cycles, from_whole.end_cycles);
   EXPECT_DOUBLE_EQ(from_slice.total_energy.total_pj(), from_whole.total_energy.total_pj());
+  chip::Chip c(cluster.rank(), p), d(cluster.rank(), p);
+  const auto from_placed = runtime::run_llama(std::move(placed), mine, cluster, c, rc);
+  const auto from_kept = runtime::run_llama(placed_kept, mine, cluster, d, rc);
+  for (const auto *r : {&from_placed, &from_kept}) {
+    EXPECT_EQ(r->generated, from_whole.generated);
+    EXPECT_EQ(r->final_logits, from_whole.final_logits);
+    EXPECT_EQ(r->end_cycles, from_whole.end_cycles);
+    EXPECT_DOUBLE_EQ(r->total_energy.total_pj(), from_whole.total_energy.total_pj());
+  }
+  // The moved model no longer shows the bytes the chip rearranged; the one passed by reference
+  // still holds its weights as read, (out, in).
+  EXPECT_TRUE(placed.layers.at(0).wq.placed.empty());
+  EXPECT_TRUE(placed.token_embedding_placed.empty());
+  ASSERT_GE(placed_kept.layers.at(0).wq.placed.size(), wq0.size());
+  EXPECT_TRUE(std::equal(wq0.begin(), wq0.end(), placed_kept.layers.at(0).wq.placed.begin()));
   // A slice read for another chip is refused.
   if (cluster.size() > 1) {
     const auto &other = plan.chips[(cluster.rank() + 1) % cluster.size()];

@@ -1,4 +1,5 @@
 // The generic HDF5 helpers: typed round trips, checked reads, attributes, atomic writes.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -64,6 +65,44 @@ TEST(WeightsH5io, TypedRoundTrip) {
   EXPECT_EQ(info.dtype, "i8");
   EXPECT_EQ(info.bytes(), 6u);
   EXPECT_EQ(h5::dtype_name<std::int16_t>(), std::string("i16"));
+}
+
+// Blocks (hyperslabs) of 2-D and 1-D datasets, into a new vector or into caller memory.
+TEST(WeightsH5io, BlockReads) {
+  mcuemu::test::ScratchDir dir;
+  const auto path = dir.file("a.h5");
+  write_sample(path);
+  const H5::H5File f = h5::open_read(path);
+  // /a is {{1.5, -2, 3.25}, {0, 1e-7, -1e7}}.
+  EXPECT_THAT(h5::read_dataset_block<float>(f, "/a", {2, 3}, 0, 2, 1, 3),
+              ElementsAre(-2.0f, 3.25f, 1e-7f, -1e7f));
+  EXPECT_THAT(h5::read_dataset_block<float>(f, "/a", {2, 3}, 1, 2),
+              ElementsAre(0.0f, 1e-7f, -1e7f));
+  EXPECT_THAT(h5::read_dataset_block<float>(f, "/a", {2, 3}, 0, 2, 2, 2), ElementsAre());
+  EXPECT_THAT(h5::read_dataset_block<std::int8_t>(f, "/g/h/b", {6}, 2, 5), ElementsAre(0, 1, 127));
+  std::vector<float> room(2, -9.0f);
+  h5::read_dataset_block_into<float>(f, "/a", {2, 3}, 0, 2, 0, 1, std::span<float>(room));
+  EXPECT_THAT(room, ElementsAre(1.5f, 0.0f));
+  // A block outside the dataset, and room of another size than the block, are refused and
+  // nothing is written.
+  EXPECT_THROW(h5::read_dataset_block<float>(f, "/a", {2, 3}, 1, 3), std::invalid_argument);
+  EXPECT_THROW(h5::read_dataset_block<float>(f, "/a", {2, 3}, 0, 1, 2, 4), std::invalid_argument);
+  EXPECT_THROW(h5::read_dataset_block<float>(f, "/a", {2, 3}, 0, 1, 2, 1), std::invalid_argument);
+  for (size_t n : {1, 3}) {
+    std::vector<float> wrong(n, -9.0f);
+    try {
+      h5::read_dataset_block_into<float>(f, "/a", {2, 3}, 0, 2, 0, 1, std::span<float>(wrong));
+      ADD_FAILURE() << n << " elements of room accepted for a block of 2";
+    } catch (const std::invalid_argument &e) {
+      EXPECT_THAT(e.what(), HasSubstr(fmt::format("{} elements of room for a block of 2", n)));
+    }
+    EXPECT_THAT(wrong, ::testing::Each(-9.0f));
+  }
+  // The file is checked first: a wrong expected shape is a FileError, as for whole reads.
+  EXPECT_THAT(file_error([&] {
+                h5::read_dataset_block<float>(f, "/a", {3, 2}, 0, 1);
+              }),
+              HasSubstr("expected shape"));
 }
 
 TEST(WeightsH5io, MoreElementTypes) {
