@@ -89,6 +89,8 @@ class Cluster {
   // Shared memory with the ranks pinned in one group per core (oversubscribed host; see
   // mpi/shm_collective.hpp).
   bool pinned_to_cores() const { return shm_ != nullptr && shm_->pinned(); }
+  // The CPU this rank is pinned to when pinned_to_cores(), else -1 (host diagnostics).
+  int pinned_cpu() const { return shm_ ? shm_->cpu() : -1; }
   // Completes this rank's sends still in flight (their receivers have them by the end of every
   // collective; only the sender's MPI request may still be open).
   ~Cluster();

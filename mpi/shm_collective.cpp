@@ -164,6 +164,7 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
     int ok = sched_setaffinity(0, sizeof one, &one) == 0 ? 1 : 0, everyone = 0;
     MPI_Allreduce(&ok, &everyone, 1, MPI_INT, MPI_MIN, comm);
     pinned_ = everyone == 1;
+    if (pinned_) cpu_ = cpus[static_cast<size_t>(group_of_[static_cast<size_t>(rank_)])];
     if (!pinned_) {
       if (ok) sched_setaffinity(0, sizeof mine, &mine);  // back to the CPUs it had
       n_groups_ = 1, group_of_.assign(static_cast<size_t>(size_), 0);
@@ -183,6 +184,7 @@ void ShmCollective::assign_groups(MPI_Comm comm, WaitPolicy policy) {
             distinct.begin());
       n_groups_ = static_cast<int>(distinct.size());
       pinned_ = true;
+      cpu_ = cpu_of[static_cast<size_t>(rank_)];
     }
   }
   if (pinned_ && std::getenv("MCUEMU_NO_BATCH") == nullptr) {

@@ -65,6 +65,8 @@ class ShmCollective {
   // Whether the ranks were pinned (or found bound) to cores, several to a core, and wait for
   // each other core-aware (see round()).
   bool pinned() const { return pinned_; }
+  // The CPU this rank is pinned (or was found bound) to; -1 when not pinned().
+  int cpu() const { return cpu_; }
   int64_t wait_ns() const { return wait_ns_; }  // host time spent waiting for the last arriver
 
   ShmCollective(const ShmCollective &) = delete;
@@ -87,6 +89,7 @@ class ShmCollective {
   bool spin_first_ = false;
   bool yield_in_group_ = true;
   bool pinned_ = false;  // ranks grouped by the core they are pinned to
+  int cpu_ = -1;         // ... and this rank's
   int cores_ = 1;        // CPUs this rank may use (before pinning)
   int n_groups_ = 1, my_group_ = 0;
   std::vector<int> group_of_;

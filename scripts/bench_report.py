@@ -48,9 +48,10 @@ def main():
             "tokens_per_s_wall": med["steps"] / med["wall_s"],
             "run_s": med["run_s"],
             "wall_s": med["wall_s"],
-            "ranks": [{k: h.get(k, 0) for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
-                                          "bookkeeping_s", "run_s", "sleeps", "yields",
-                                          "carried_embeddings")}
+            "ranks": [{**{k: h.get(k, 0) for k in ("kernels_s", "mpi_wait_s", "mpi_transfer_s",
+                                             "bookkeeping_s", "run_s", "sleeps", "yields",
+                                             "carried_embeddings")},
+                       "cpu": h.get("cpu", -1)}
                       for h in ranks],
             "memory": {
                 "sum_peak_rss_bytes": sum(m["peak_rss_bytes"] for m in mem_end),
@@ -106,9 +107,32 @@ def main():
           f"1 chip >= {TARGET_1:.0f}: {'met' if report['chips_1']['tokens_per_s'] >= TARGET_1 else 'NOT met'}")
     print("\nper-rank wall clock of the 8-chip run (s): kernels / MPI wait / MPI transfer / bookkeeping / run")
     for i, r in enumerate(full8["ranks"]):
+        cpu = f"CPU {r['cpu']}, " if r["cpu"] >= 0 else ""
         print(f"  rank {i}: {r['kernels_s']:.3f} / {r['mpi_wait_s']:.3f} / {r['mpi_transfer_s']:.3f} / "
-              f"{r['bookkeeping_s']:.3f} / {r['run_s']:.3f}   ({r['sleeps']} sleeps, {r['yields']} yields, "
+              f"{r['bookkeeping_s']:.3f} / {r['run_s']:.3f}   ({cpu}{r['sleeps']} sleeps, {r['yields']} yields, "
               f"{r['carried_embeddings']} rows carried)")
+    # The ranks pinned to each CPU do the same work (every chip has the same shapes): when one
+    # CPU's ranks need clearly longer for their kernels, the host's cores differ (a busy sibling
+    # thread or another tenant on a VM) and every round waits for the slower core.
+    by_cpu = {}
+    for i, r in enumerate(full8["ranks"]):
+        if r["cpu"] >= 0:
+            by_cpu.setdefault(r["cpu"], []).append((i, r))
+    if len(by_cpu) > 1:
+        per_cpu = {c: (statistics.mean(r["kernels_s"] for _, r in rs),
+                       statistics.mean(r["bookkeeping_s"] for _, r in rs), [i for i, _ in rs])
+                   for c, rs in sorted(by_cpu.items())}
+        report["chips_8"]["kernels_s_by_cpu"] = {str(c): v[0] for c, v in per_cpu.items()}
+        print("  per CPU (mean of its ranks): " + "; ".join(
+            f"CPU {c} (ranks {', '.join(map(str, v[2]))}): kernels {v[0]:.3f}, bookkeeping {v[1]:.3f}"
+            for c, v in per_cpu.items()))
+        fast = min(per_cpu, key=lambda c: per_cpu[c][0])
+        slow = max(per_cpu, key=lambda c: per_cpu[c][0])
+        spread = per_cpu[slow][0] / per_cpu[fast][0]
+        if spread > 1.15:
+            print(f"  CPU {slow}'s ranks took {spread:.2f}x CPU {fast}'s kernel time for the same work: "
+                  f"this host's cores differ right now, and each round waits for the slower one "
+                  f"(docs/host-speed.md, session 10)")
     r1 = report["chips_1"]["ranks"][0]
     print(f"  1 chip: {r1['kernels_s']:.3f} / {r1['mpi_wait_s']:.3f} / {r1['mpi_transfer_s']:.3f} / "
           f"{r1['bookkeeping_s']:.3f} / {r1['run_s']:.3f}")

@@ -176,6 +176,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   settle();  // hand on the last queued ops before reading the ledger
   r.host.run_ns = now_ns() - t_run;
   r.host.page_faults = minor_faults() - faults0;
+  r.host.cpu = cluster.pinned_cpu();
   const mpi::HostCommTime comm = cluster.host_time();
   r.host.mpi_wait_ns = comm.wait_ns - comm0.wait_ns;
   r.host.mpi_transfer_ns = comm.transfer_ns - comm0.transfer_ns;
@@ -242,7 +243,8 @@ nlohmann::json host_json(const HostTimes &h) {
           {"page_faults", h.page_faults},
           {"settle_exchanges", h.settle_exchanges},
           {"replayed_steps", h.replayed_steps},
-          {"anon_huge_bytes", h.anon_huge_bytes}};
+          {"anon_huge_bytes", h.anon_huge_bytes},
+          {"cpu", h.cpu}};
 }
 
 HostMemory host_memory() {

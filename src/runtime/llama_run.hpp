@@ -66,9 +66,13 @@ struct HostTimes {
   int64_t replayed_steps = 0;    // cost-only, batched: steps the meter replayed (begin_step)
   // Embedding broadcasts whose row came with the arg-max before (shared memory): rounds saved
   int64_t carried_embeddings = 0;
-  // This process's anonymous memory on transparent huge pages at the end of the run loop (a
-  // cost-only meter's region, populated.hpp; more if the host's THP setting is `always`)
+  // This process's anonymous memory on transparent huge pages right after the run loop (read
+  // once every chip has stopped its clock; a cost-only meter's region, populated.hpp; more if
+  // the host's THP setting is `always`)
   int64_t anon_huge_bytes = 0;
+  // The CPU the rank was pinned to (ranks outnumbering the CPUs; mpi/shm_collective.hpp), -1
+  // when not pinned: which ranks shared a core, for reading the times above
+  int cpu = -1;
 };
 nlohmann::json host_json(const HostTimes &h);
 

@@ -1,5 +1,6 @@
 // Collectives of mpi/cluster.hpp on the real MPI ranks of this job: data, virtual time, counts.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,15 @@ using mcuemu::mpi::Cluster;
 using mcuemu::mpi::LinkModel;
 
 namespace {
+
+// The CPUs the launcher gave this process, taken before any test made a Cluster (which pins a
+// rank to one CPU when ranks outnumber CPUs: every later Cluster would then see single-CPU masks).
+const cpu_set_t kLaunchAffinity = [] {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  if (sched_getaffinity(0, sizeof s, &s) != 0) CPU_ZERO(&s);
+  return s;
+}();
 
 const LinkModel kLink{2.0, 100};  // 2 B/cycle, 100 cycles per message
 
@@ -297,6 +307,9 @@ TEST(Options, MismatchIsDetected) {
 // late that the pollers and the yielding ranks give up and sleep.
 TEST(Transports, PinnedGroupsAgreeWithPlainSleeping) {
   using mcuemu::mpi::WaitPolicy;
+  // As launched: the pinning of the first Cluster of a run, or the launcher's binding.
+  if (CPU_COUNT(&kLaunchAffinity) > 0)
+    sched_setaffinity(0, sizeof kLaunchAffinity, &kLaunchAffinity);
   Cluster yielding(MPI_COMM_WORLD, kLink, WaitPolicy::Auto, Cluster::Transport::Auto);
   Cluster sleeping(MPI_COMM_WORLD, kLink, WaitPolicy::GroupSleep, Cluster::Transport::Auto);
   ::setenv("MCUEMU_NO_PIN", "1", 1);
@@ -304,10 +317,18 @@ TEST(Transports, PinnedGroupsAgreeWithPlainSleeping) {
   ::unsetenv("MCUEMU_NO_PIN");
   const int r = yielding.rank(), N = yielding.size();
   EXPECT_FALSE(plain.pinned_to_cores());
+  EXPECT_EQ(plain.pinned_cpu(), -1);
   const bool oversubscribed = N > 1 && N > sysconf(_SC_NPROCESSORS_ONLN);
   if (oversubscribed) {
     EXPECT_TRUE(yielding.pinned_to_cores()) << N << " ranks on fewer cores";
     EXPECT_TRUE(sleeping.pinned_to_cores()) << N << " ranks on fewer cores";
+  }
+  // A pinned rank reports the CPU it runs on (the summary's host diagnostics); others -1.
+  if (yielding.pinned_to_cores()) {
+    EXPECT_EQ(yielding.pinned_cpu(), sched_getcpu());
+    EXPECT_EQ(sleeping.pinned_cpu(), yielding.pinned_cpu());
+  } else {
+    EXPECT_EQ(yielding.pinned_cpu(), -1);
   }
   for (int round = 0; round < 300; ++round) {
     // A different rank is late each round; every 50th round it is late by milliseconds.
