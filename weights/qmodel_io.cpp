@@ -156,30 +156,34 @@ void write_linear(H5::H5File &f, const std::string &path, const QLinear &q) {
   h5::write_int_attr(g, "rq_shift", q.rq_shift);
 }
 
-// Rows [b, e) of a linear (its weights and per-row requant).
-// Memory for an (out, in) matrix from `place`, checked: the reader needs out * in bytes of it.
-std::span<int8_t> placed_room(const WeightPlacer &place, const std::string &path, size_t out,
-                              size_t in) {
-  const std::span<int8_t> room = place(out, in);
-  if (room.size() < out * in)
-    throw std::logic_error(
-        fmt::format("'{}': {} bytes placed for a ({}, {}) matrix", path, room.size(), out, in));
-  return room;
+// Rows [rb, re) x columns [cb, ce) of the int8 matrix `dataset` (of shape `shape`): into
+// memory from `place` when there is a placer (kept in `placed`; the reader needs the block's
+// bytes of it, std::logic_error naming the dataset otherwise), else into `w`.
+void read_weights(const H5::H5File &f, const std::string &dataset, const Shape &shape, size_t rb,
+                  size_t re, size_t cb, size_t ce, const WeightPlacer *place,
+                  std::vector<int8_t> &w, std::span<int8_t> &placed) {
+  const auto col_end = static_cast<std::ptrdiff_t>(ce);
+  if (!place) {
+    w = h5::read_dataset_block<int8_t>(f, dataset, shape, rb, re, cb, col_end);
+    return;
+  }
+  const size_t out = re - rb, in = ce - cb;
+  placed = (*place)(out, in);
+  if (placed.size() < out * in)
+    throw std::logic_error(fmt::format("'{}': {} bytes placed for a ({}, {}) matrix", dataset,
+                                       placed.size(), out, in));
+  h5::read_dataset_block_into<int8_t>(f, dataset, shape, rb, re, cb, col_end,
+                                      placed.first(out * in));
 }
 
+// Rows [b, e) of a linear (its weights and per-row requant).
 QLinear read_linear_rows(const H5::H5File &f, const std::string &path, int out, int in, int b,
                          int e, const WeightPlacer *place = nullptr) {
   QLinear q;
   q.out = e - b;
   q.in = in;
   const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
-  if (place) {
-    const size_t n = static_cast<size_t>(e - b) * i;
-    q.placed = placed_room(*place, path, e - b, i);
-    h5::read_dataset_block_into<int8_t>(f, path + "/w", {o, i}, b, e, 0, -1, q.placed.first(n));
-  } else {
-    q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, b, e);
-  }
+  read_weights(f, path + "/w", {o, i}, b, e, 0, i, place, q.w, q.placed);
   q.rq_mul = h5::read_dataset_block<int32_t>(f, path + "/rq_mul", {o}, b, e);
   q.rq_add = h5::read_dataset_block<int32_t>(f, path + "/rq_add", {o}, b, e);
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
@@ -199,13 +203,7 @@ QLinear read_linear_cols(const H5::H5File &f, const std::string &path, int out, 
   q.out = out;
   q.in = e - b;
   const size_t o = static_cast<size_t>(out), i = static_cast<size_t>(in);
-  if (place) {
-    const size_t n = o * static_cast<size_t>(e - b);
-    q.placed = placed_room(*place, path, o, e - b);
-    h5::read_dataset_block_into<int8_t>(f, path + "/w", {o, i}, 0, o, b, e, q.placed.first(n));
-  } else {
-    q.w = h5::read_dataset_block<int8_t>(f, path + "/w", {o, i}, 0, o, b, e);
-  }
+  read_weights(f, path + "/w", {o, i}, 0, o, b, e, place, q.w, q.placed);
   q.rq_mul = h5::read_dataset<int32_t>(f, path + "/rq_mul", {o});
   q.rq_add = h5::read_dataset<int32_t>(f, path + "/rq_add", {o});
   q.rq_shift = read_i32_attr(f, path, "rq_shift");
@@ -363,17 +361,11 @@ QLlamaModel read_qllama_impl(const std::string &path, const LlamaSlice *slice,
   const int fb = slice ? slice->ffn_begin : 0, fe = slice ? slice->ffn_end : 0;
   m.logit_scale = static_cast<float>(h5::read_float_attr(f.openGroup("/"), "logit_scale"));
   const Shape emb{static_cast<size_t>(c.vocab_size), D};
-  if (slice && place) {
-    const size_t rows = static_cast<size_t>(slice->vocab_end - slice->vocab_begin);
-    m.token_embedding_placed = placed_room(*place, "/token_embedding", rows, D);
-    h5::read_dataset_block_into<int8_t>(f, "/token_embedding", emb, slice->vocab_begin,
-                                        slice->vocab_end, 0, -1,
-                                        m.token_embedding_placed.first(rows * D));
-  } else {
-    m.token_embedding = slice ? h5::read_dataset_block<int8_t>(f, "/token_embedding", emb,
-                                                               slice->vocab_begin, slice->vocab_end)
-                              : h5::read_dataset<int8_t>(f, "/token_embedding", emb);
-  }
+  if (slice)
+    read_weights(f, "/token_embedding", emb, slice->vocab_begin, slice->vocab_end, 0, D, place,
+                 m.token_embedding, m.token_embedding_placed);
+  else
+    m.token_embedding = h5::read_dataset<int8_t>(f, "/token_embedding", emb);
   m.final_norm = read_norm(f, "/final_norm", c.dim);
   m.rope = read_params<mcu_rope_t>(f, "/rope");
   m.rope_frac = read_i32_attr(f, "/rope", "frac");

@@ -5,11 +5,12 @@
 // naming the file and the dataset or attribute.
 #pragma once
 
-#include <string>
-
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "weights/qmodel.hpp"
 

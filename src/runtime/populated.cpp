@@ -17,11 +17,12 @@ namespace {
 struct Region {
   std::mutex mutex;
   HugeAlignedMapping *mapping = nullptr;  // kept until the process ends (never unmapped)
-  char *base = nullptr;
-  std::size_t size = 0, used = 0;
+  std::size_t used = 0;
+  char *base() const { return mapping ? mapping->data() : nullptr; }
+  std::size_t size() const { return mapping ? mapping->size() : 0; }
   bool holds(const void *p) const {
     const char *c = static_cast<const char *>(p);
-    return base && c >= base && c < base + size;
+    return mapping && c >= base() && c < base() + size();
   }
 };
 
@@ -59,7 +60,7 @@ std::size_t HugeAlignedMapping::advise_huge(std::size_t bytes) {
 void use_huge_page_region(std::size_t bytes) {
   Region &r = region();
   std::lock_guard lock(r.mutex);
-  if (r.base || bytes == 0) return;
+  if (r.mapping || bytes == 0) return;
   const std::size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
   HugeAlignedMapping *m = nullptr;
   try {
@@ -74,8 +75,6 @@ void use_huge_page_region(std::size_t bytes) {
 #endif
     for (std::size_t i = 0; i < size; i += 4096) base[i] = 0;
   r.mapping = m;
-  r.base = base;
-  r.size = size;
 }
 
 std::size_t huge_page_region_used() {
@@ -87,7 +86,7 @@ std::size_t huge_page_region_used() {
 std::size_t huge_page_region_size() {
   Region &r = region();
   std::lock_guard lock(r.mutex);
-  return r.size;
+  return r.size();
 }
 
 void *allocate_populated(std::size_t bytes) {
@@ -95,8 +94,8 @@ void *allocate_populated(std::size_t bytes) {
   {
     std::lock_guard lock(r.mutex);
     const std::size_t need = (bytes + 63) / 64 * 64;  // cache lines, like operator new's blocks
-    if (r.base && need <= r.size - r.used) {
-      void *p = r.base + r.used;
+    if (r.mapping && need <= r.size() - r.used) {
+      void *p = r.base() + r.used;
       r.used += need;
       return p;
     }
