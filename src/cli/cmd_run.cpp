@@ -276,6 +276,7 @@ int run_job(const RunOptions &o, const std::string &options_text) {
     rc.keep_step_logits = o.compare_fp32 || o.hash_all_steps;
     if (o.cost_only) rc.cost_only_sync = runtime::cost_only_sync_from_env();
     if (o.cost_only) rc.step_replay = runtime::cost_only_replay_from_env();
+    if (!o.cost_only) rc.op_replay = runtime::op_replay_from_env();
     runtime::validate_run_config(q.config, rc);
   });
   chip::Chip chip(cluster.rank(), profile);

@@ -42,6 +42,7 @@
 #include "runtime/chip_meter.hpp"
 #include "runtime/meter.hpp"
 #include "runtime/populated.hpp"
+#include "runtime/step_replay.hpp"
 
 namespace mcuemu::runtime {
 
@@ -64,7 +65,7 @@ class BatchedMeter final : public Meter {
     ops_.clear();
     pending_.clear();
     open_ = 0;
-    recording_ = have_prev_ = have_tmpl_ = verified_ = false;
+    steps_.reset(to);
   }
 
   void linear(int l, const std::string &w, int t, int o, int i) override {
@@ -93,21 +94,16 @@ class BatchedMeter final : public Meter {
   void settle();
   int64_t exchanges() const { return exchanges_; }  // max-reductions so far
 
-  // Step replay (Meter::begin_step), without a trace only. The chip's steps of one token are
-  // recorded (each call's site and shape, each synchronisation's share); two consecutive steps
-  // with the same token and the same calls, every shape equal or one larger, give the template
-  // of a step: each shape field constant or the step's position plus a constant. A third
-  // recorded step must match the template before any step is replayed, and every
-  // kCheckEvery-th step after that is recorded again and checked (a mismatch then is a
-  // std::logic_error: the chip's calls no longer follow the template). A replayed step makes
-  // exactly the calls the chip would make, in its order, with the same prices: the ledger, the
-  // clock and every figure are those of a run without replay (tests/mpi/test_cost_only.cpp).
-  // Off: every step is walked (MCUEMU_COST_ONLY_REPLAY=off, for comparison).
-  static constexpr int64_t kCheckEvery = 64;
+  // Step replay (Meter::begin_step, runtime/step_replay.hpp), without a trace only: a replayed
+  // step makes exactly the calls the chip would make, in its order, with the same prices: the
+  // ledger, the clock and every figure are those of a run without replay
+  // (tests/mpi/test_cost_only.cpp). Off: every step is walked (MCUEMU_COST_ONLY_REPLAY=off, for
+  // comparison).
+  static constexpr int64_t kCheckEvery = StepReplay::kCheckEvery;
   void set_step_replay(bool on) { steps_on_ = on; }
   bool begin_step(int pos, int token) override;
   void end_step() override;
-  int64_t replayed_steps() const { return replayed_; }
+  int64_t replayed_steps() const { return steps_.replayed(); }
 
  private:
   void add(const ChipMeter::Charge &c) {
@@ -118,65 +114,12 @@ class BatchedMeter final : public Meter {
     open_ += c.cycles();
   }
   void add(const ChipMeter::Charge &c, int a, int b, int d, int64_t n) {
-    if (recording_) rec_.push_back({c.site, nullptr, {a, b, d, n}, 0, 0, {}, {}});
+    steps_.record_op(c, a, b, d, n);
     add(c);
   }
-  // A call of a recorded step: an op (site) or a synchronisation (site == nullptr). In the
-  // template, bit f of `moves` set means shape[f] is the step's position plus shape[f], and an
-  // op whose shape does not move has its price (kept for the meter's life) in `priced`.
-  struct StepCall {
-    ChipMeter::Site *site = nullptr;
-    const ChipMeter::Priced *priced = nullptr;
-    std::array<int64_t, 4> shape{};  // a, b, c, elements (ChipMeter::charge_of)
-    uint8_t moves = 0;
-    int layer = 0;
-    SyncKind kind{};
-    mpi::CollectiveTiming share{};
-  };
-  static bool same_sync(const StepCall &x, const StepCall &y);
-  // A template shape at position pos: each field that moves plus pos.
-  static std::array<int64_t, 4> shape_at(const std::array<int64_t, 4> &shape, uint8_t moves,
-                                         int pos) {
-    std::array<int64_t, 4> s = shape;
-    for (int f = 0; f < 4; ++f)
-      if (moves >> f & 1) s[f] += pos;
-    return s;
-  }
-  // The template from steps a (at position pos) and b (at pos + 1); false if they do not fit one.
-  bool derive(const std::vector<StepCall> &a, const std::vector<StepCall> &b, int pos);
-  bool follows_template(const std::vector<StepCall> &rec, int pos) const;
-  void replay_step(int pos);
-  // The template as the replay walks it (compile()). Every op of the template is prepared once
-  // (chip::Ledger::prepare_ahead) in call order, and the ops between two synchronisations are
-  // charged as one run. A fixed op's price is kept for the meter's life; the ops whose shapes
-  // move fall in groups of one price at every position (the attention's shapes recur in every
-  // layer), and each group's price is found once per step, at the step's position, into the
-  // group's own place, where the prepared ops of the group point.
-  struct Group {
-    ChipMeter::Site *site = nullptr;  // and shape, moves: the group's first call
-    std::array<int64_t, 4> shape{};
-    uint8_t moves = 0;
-    ChipMeter::Priced priced{};  // at the step being replayed
-  };
-  struct Piece {
-    bool sync = false;          // tmpl_[first] is a synchronisation; else a run of ops:
-    uint32_t first = 0, n = 0;  //   prepared_[first, first + n)
-    uint32_t moving_first = 0;  //   and the groups of its moving ops,
-    uint32_t moving_n = 0;      //   moving_[moving_first, moving_first + moving_n)
-    int64_t fixed_cycles = 0;   //   the cycles of its fixed ops
-  };
-  void compile(int pos);       // at the template's position (any would do)
-  void price_groups(int pos);  // each group's price at `pos`
-  std::vector<Piece, PopulatedAllocator<Piece>> prog_;
-  std::vector<chip::Ledger::Prepared, PopulatedAllocator<chip::Ledger::Prepared>> prepared_;
-  std::vector<Group, PopulatedAllocator<Group>> groups_;
-  std::vector<uint32_t, PopulatedAllocator<uint32_t>> moving_;
+  void replay_step();
   bool steps_on_ = true;
-  bool recording_ = false;
-  std::vector<StepCall> rec_, prev_, tmpl_;
-  int rec_pos_ = 0, rec_token_ = 0, prev_pos_ = 0, prev_token_ = 0, tmpl_token_ = 0;
-  bool have_prev_ = false, have_tmpl_ = false, verified_ = false;
-  int64_t since_check_ = 0, replayed_ = 0;
+  StepReplay steps_;
   // The ops of a batch, in chunks of populated memory (populated.hpp) kept for the next batches:
   // growing copies nothing, and once the first batch is through no page is new.
   class OpLog {

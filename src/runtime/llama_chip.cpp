@@ -56,6 +56,27 @@ const char *sync_name(SyncKind kind) {
 
 namespace {
 
+// Where the chip's op calls go while its meter replays them (Meter::begin_ops): nowhere. A
+// synchronisation or a clock asked of it is a bug in the chip (they go to the meter itself).
+class SkippedOps final : public Meter {
+ public:
+  void linear(int, const std::string &, int, int, int) override {}
+  void matmul(int, const char *, int, int, int) override {}
+  void nonlinear(int, Nonlinear, int64_t) override {}
+  void sync(int, SyncKind, const mpi::CollectiveTiming &) override { misuse(); }
+  int64_t clock() const override { misuse(); }
+
+ private:
+  [[noreturn]] static void misuse() {
+    throw std::logic_error("LlamaChip: a synchronisation or clock asked of the skipped ops");
+  }
+};
+
+Meter &skipped_ops() {
+  static SkippedOps m;
+  return m;
+}
+
 ShardLinear rows_of(const weights::QLinear &q, int begin, int end, std::string name) {
   ShardLinear s;
   s.name = std::move(name);
@@ -396,6 +417,16 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
   }
   const RunStats before = stats_;
   embed(tokens);
+  // A full run, one token: the meter may charge the ops of the blocks and the head itself, from
+  // the steps it recorded (DeferredMeter's op replay); the chip then runs the same arithmetic
+  // and meets the other chips at every synchronisation, and makes no op call until end_ops().
+  const bool ops_step = S == 1 && !meter_.settles_syncs();
+  struct OpsBack {  // the ops' calls go to the meter again, however the step ends
+    Meter *&ops;
+    Meter &meter;
+    ~OpsBack() { ops = &meter; }
+  } ops_back{ops_, meter_};
+  if (ops_step && meter_.begin_ops(start)) ops_ = &skipped_ops();
   for (int l = 0; l < cfg_.n_layers; ++l) {
     attention(l, start, S);
     ffn(l, S);
@@ -407,13 +438,13 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
   const std::span<int8_t> last_n(xn_.data(), D);
   if (compute_)
     kernels::rmsnorm(final_norm_.w, 0, final_norm_.log2D, 0, final_norm_.k, last, last_n);
-  meter_.nonlinear(-1, Nonlinear::RmsNorm, D);
+  ops_->nonlinear(-1, Nonlinear::RmsNorm, D);
   int32_t best = INT32_MIN;
   int64_t best_index = INT64_MAX;
   if (vocab_ > 0) {
     if (compute_) embedding_.apply({0, 0}, last_n, 1, {}, logits_, logits_.size());
-    meter_.linear(-1, "embedding", 1, vocab_, D);
-    meter_.nonlinear(-1, Nonlinear::Argmax, vocab_);
+    ops_->linear(-1, "embedding", 1, vocab_, D);
+    ops_->nonlinear(-1, Nonlinear::Argmax, vocab_);
     if (compute_) {
       const auto am = kernels::argmax(logits_);
       best = am.value;
@@ -431,6 +462,10 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
     best_index = placeholder_token_;
   } else {
     argmax(best, best_index);
+  }
+  if (ops_step) {
+    ops_ = &meter_;
+    meter_.end_ops();
   }
   ++stats_.edge_exchanges;
   stats_.tokens += S;
@@ -473,7 +508,7 @@ void LlamaChip::linear(int l, const ShardLinear &w, std::span<const int8_t> x, s
   // S rows of x against the weights (one GEMV per row; the packed layout keeps a block of
   // weights in L1 across the rows).
   if (compute_) w.w.apply({0, 0}, x, static_cast<size_t>(S), {}, y, static_cast<size_t>(w.out));
-  meter_.linear(l, w.name, S, w.out, w.in);
+  ops_->linear(l, w.name, S, w.out, w.in);
 }
 
 void LlamaChip::attention(int l, int start, int S) {
@@ -483,7 +518,7 @@ void LlamaChip::attention(int l, int start, int S) {
   if (compute_)
     kernels::rmsnorm(L.attn_norm.w, 0, L.attn_norm.log2D, 0, L.attn_norm.k, std::span(x_).first(SD),
                      std::span(xn_).first(SD));
-  meter_.nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
+  ops_->nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
 
   const std::span<int32_t> part(part_.data(), SD);
   if (own > 0) {
@@ -491,7 +526,7 @@ void LlamaChip::attention(int l, int start, int S) {
     for (auto [lin, out] : {std::pair{&L.wq, &q_}, std::pair{&L.wk, &k_}, std::pair{&L.wv, &v_}}) {
       linear(l, *lin, std::span(xn_).first(SD), acc, S);
       if (compute_) requant(*lin, acc, std::span(*out).first(SO));
-      meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SO));
+      ops_->nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SO));
     }
     for (int i = 0; i < S; ++i) {
       const size_t pos = static_cast<size_t>(start + i);
@@ -502,7 +537,7 @@ void LlamaChip::attention(int l, int start, int S) {
       if (compute_) kernels::rope(rope_, qi, cs, sn, qi, n_heads_);
       if (compute_) kernels::rope(rope_, ki, cs, sn, ki, n_heads_);
     }
-    meter_.nonlinear(l, Nonlinear::Rope, static_cast<int64_t>(2 * SO));
+    ops_->nonlinear(l, Nonlinear::Rope, static_cast<int64_t>(2 * SO));
 
     for (int h = 0; h < n_heads_; ++h) {
       const size_t lh = static_cast<size_t>(l) * n_heads_ + h;
@@ -541,13 +576,13 @@ void LlamaChip::attention(int l, int start, int S) {
         else if (compute_)
           kernels::gemv({0, 0}, std::span<const int8_t>(kc, static_cast<size_t>(T) * hd), qi, {},
                         std::span(scores32_.data(), T));
-        meter_.matmul(l, "qk", 1, T, hd);
+        ops_->matmul(l, "qk", 1, T, hd);
         if (compute_)
           kernels::rqs(L.scores, std::span(scores32_.data(), T), std::span(scores8_.data(), T));
         if (compute_)
           L.softmax_table(std::span(scores8_.data(), T), std::span(probs_.data(), T), 1, T, T);
-        meter_.nonlinear(l, Nonlinear::Requant, T);
-        meter_.nonlinear(l, Nonlinear::Softmax, T);
+        ops_->nonlinear(l, Nonlinear::Requant, T);
+        ops_->nonlinear(l, Nonlinear::Softmax, T);
         // out (1, hd) = probs . V, probs have zero point -128 (x_off = 128). On the host it is
         // a GEMV over V's whole rows (hd, context): the positions past T get probability
         // -128, which the offset turns into 0, so they add nothing (the same integers as the
@@ -562,9 +597,9 @@ void LlamaChip::attention(int l, int start, int S) {
           kernels::gemv({128, 0}, std::span<const int8_t>(vc, static_cast<size_t>(hd) * seq),
                         probs_, {}, av32_);
         }
-        meter_.matmul(l, "pv", 1, hd, T);
+        ops_->matmul(l, "pv", 1, hd, T);
         if (compute_) kernels::rqs(L.attn, av32_, std::span(att_.data() + row, hd));
-        meter_.nonlinear(l, Nonlinear::Requant, hd);
+        ops_->nonlinear(l, Nonlinear::Requant, hd);
       }
     }
     linear(l, L.wo, std::span(att_).first(SO), part, S);
@@ -581,7 +616,7 @@ void LlamaChip::ffn(int l, int S) {
   if (compute_)
     kernels::rmsnorm(L.ffn_norm.w, 0, L.ffn_norm.log2D, 0, L.ffn_norm.k, std::span(x_).first(SD),
                      std::span(xn_).first(SD));
-  meter_.nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
+  ops_->nonlinear(l, Nonlinear::RmsNorm, static_cast<int64_t>(SD));
   const std::span<int32_t> part(part_.data(), SD);
   if (F > 0) {
     const std::span<int32_t> acc(acc_ffn_.data(), SF);
@@ -590,12 +625,12 @@ void LlamaChip::ffn(int l, int S) {
     if (compute_) requant(L.w1, acc, h1);
     linear(l, L.w3, std::span(xn_).first(SD), acc, S);
     if (compute_) requant(L.w3, acc, h3);
-    meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(2 * SF));
+    ops_->nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(2 * SF));
     if (compute_) kernels::hswish(L.hswish, h1, acc);
     if (compute_) kernels::rqs(L.silu, acc, g);
-    meter_.nonlinear(l, Nonlinear::Hswish, static_cast<int64_t>(SF));
+    ops_->nonlinear(l, Nonlinear::Hswish, static_cast<int64_t>(SF));
     if (compute_) kernels::mul_rq(L.gate, g, h3, g);
-    meter_.nonlinear(l, Nonlinear::Mul, static_cast<int64_t>(SF));
+    ops_->nonlinear(l, Nonlinear::Mul, static_cast<int64_t>(SF));
     linear(l, L.w2, g, part, S);
   } else {
     std::fill(part.begin(), part.end(), 0);
@@ -624,8 +659,8 @@ void LlamaChip::allreduce_requant_add(int l, SyncKind kind, const ShardLinear &l
   ++stats_.block_syncs;
   ++stats_.syncs_per_block[kind == SyncKind::AttentionAllreduce ? 0 : 1];
   if (compute_) kernels::add_rq(add, x, delta, x);
-  meter_.nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SD));
-  meter_.nonlinear(l, Nonlinear::Add, static_cast<int64_t>(SD));
+  ops_->nonlinear(l, Nonlinear::Requant, static_cast<int64_t>(SD));
+  ops_->nonlinear(l, Nonlinear::Add, static_cast<int64_t>(SD));
 }
 
 }  // namespace mcuemu::runtime

@@ -147,6 +147,9 @@ class LlamaChip {
   const model::ChipPlan plan_;
   mpi::Cluster &cluster_;
   Meter &meter_;
+  // Where the ops' calls go: the meter, or nowhere while it replays a step's ops
+  // (Meter::begin_ops); synchronisations always go to the meter.
+  Meter *ops_ = &meter_;
   mpi::AllreduceAlgo algo_;
   Exchange exchange_;
   int n_heads_ = 0, head_dim_ = 0, ffn_ = 0, vocab_ = 0, context_ = 0, max_rows_ = 1;

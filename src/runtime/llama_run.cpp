@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "runtime/chip_meter.hpp"
+#include "runtime/deferred_meter.hpp"
 #include "runtime/env.hpp"
 #include "runtime/fault.hpp"
 #include "runtime/llama_chip.hpp"
@@ -59,6 +60,10 @@ CostOnlySync cost_only_sync_from_env() {
 
 bool cost_only_replay_from_env() {
   return on_off_from_env("MCUEMU_COST_ONLY_REPLAY");
+}
+
+bool op_replay_from_env() {
+  return on_off_from_env("MCUEMU_OP_REPLAY");
 }
 
 namespace {
@@ -127,7 +132,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
   if (batched)
     batched_meter.attach(&chip_meter);
   else
-    deferred.attach(&chip_meter);
+    deferred.attach(&chip_meter, cfg.op_replay);
 
   // The chips start the timed loop together: a rank set up sooner would otherwise count the
   // others' setup as its loop's first wait (host timing only; nothing is charged to the chip).
@@ -192,6 +197,7 @@ RunResult run(const weights::QLlamaModel &model, weights::QLlamaModel *movable,
     r.host.replayed_steps = batched_meter.replayed_steps();
   } else {
     r.host.bookkeeping_ns = deferred.host_ns();
+    r.host.replayed_steps = deferred.replayed_steps();
     r.host.kernels_ns =
         r.host.run_ns - r.host.mpi_wait_ns - r.host.mpi_transfer_ns - r.host.bookkeeping_ns;
   }

@@ -31,6 +31,10 @@ CostOnlySync cost_only_sync_from_env();
 // MCUEMU_COST_ONLY_REPLAY (unset, empty or "on": yes; "off": every step is walked, for
 // comparison). The simulated results are identical. Throws on anything else.
 bool cost_only_replay_from_env();
+// Whether a full run replays the ops of its decode steps (DeferredMeter's op replay,
+// Meter::begin_ops): from MCUEMU_OP_REPLAY (unset, empty or "on": yes; "off": every step is
+// walked, for comparison). The simulated results are identical. Throws on anything else.
+bool op_replay_from_env();
 
 struct RunConfig {
   Trace *trace = nullptr;   // --trace: record every op of this chip (nullptr: off)
@@ -45,6 +49,7 @@ struct RunConfig {
   CostOnlySync cost_only_sync = CostOnlySync::Batched;        // cost-only runs only
   int syncs_per_batch = BatchedMeter::kDefaultSyncsPerBatch;  // CostOnlySync::Batched
   bool step_replay = true;                                    // CostOnlySync::Batched
+  bool op_replay = true;                                      // full runs
 };
 
 // The prompt of a run: P token ids from the seed (deterministic, the same on every rank).
@@ -63,7 +68,9 @@ struct HostTimes {
   int64_t yields = 0;       // pinned groups: times this rank handed its core on with sched_yield
   int64_t page_faults = 0;  // the run thread's minor page faults (new memory, code touched first)
   int64_t settle_exchanges = 0;  // cost-only, batched: max-reductions that settled the clocks
-  int64_t replayed_steps = 0;    // cost-only, batched: steps the meter replayed (begin_step)
+  // Steps the meter replayed: cost-only, batched, whole steps (begin_step); full runs, the
+  // ops of decode steps (begin_ops)
+  int64_t replayed_steps = 0;
   // Embedding broadcasts whose row came with the arg-max before (shared memory): rounds saved
   int64_t carried_embeddings = 0;
   // This process's anonymous memory on transparent huge pages right after the run loop (read

@@ -67,6 +67,16 @@ class Meter {
   // (BatchedMeter), and the chip makes none. Otherwise the chip makes them and calls end_step.
   virtual bool begin_step(int /*pos*/, int /*token*/) { return false; }
   virtual void end_step() {}
+
+  // Op replay, for a meter of a run that meets the other chips at every synchronisation (a full
+  // run: DeferredMeter): the ops of a decode step's blocks and head (everything after its
+  // embedding) are the same at every step, the attention's shapes one position longer. The chip
+  // calls begin_ops before them; true means the meter charges those ops itself, from the steps
+  // it recorded, and the chip makes no op call (linear, matmul, nonlinear) until end_ops, while
+  // it still meets the other chips (clock(), sync()) and asks nonlinear_cycles. Otherwise the
+  // chip makes the calls. Either way it calls end_ops after the step's last synchronisation.
+  virtual bool begin_ops(int /*pos*/) { return false; }
+  virtual void end_ops() {}
 };
 
 // A synchronisation as a chip meets it: the collective over `cluster` (data moved, its timing
@@ -76,54 +86,5 @@ void allreduce(Meter &meter, mpi::Cluster &cluster, int layer, SyncKind kind,
                std::span<int32_t> data, mpi::AllreduceAlgo algo, int wire_bytes = 4);
 void broadcast(Meter &meter, mpi::Cluster &cluster, int layer, SyncKind kind,
                std::span<int8_t> data, int root);
-
-// A meter that drops every call until attach() names the real one, then hands its calls on. The
-// run drivers build a shard (which needs a meter) before its placement exists (which the real
-// meter needs): the shard gets this one, and the chip meter is attached once the shard is placed.
-//
-// Calls are queued and handed on in order when the simulated clock is needed (clock(), sync()):
-// the results are those of calling the real meter directly, and the host time the real meter
-// takes (the cost ledger, pricing, tracing) is measured with two clock reads per batch instead of
-// two per op (host_ns(), for the host-speed breakdown; it never touches simulated time).
-class DeferredMeter final : public Meter {
- public:
-  void attach(Meter *to) {
-    to_ = to;
-    queue_.clear();
-  }
-  void linear(int l, const std::string &w, int t, int o, int i) override {
-    if (to_) queue_.push_back({Call::Linear, l, w, nullptr, Nonlinear::Copy, t, o, i, 0});
-  }
-  void linear_partial(int l, const std::string &w, int t, int o, int i) override {
-    if (to_) queue_.push_back({Call::LinearPartial, l, w, nullptr, Nonlinear::Copy, t, o, i, 0});
-  }
-  void matmul(int l, const char *op, int M, int N, int K) override {
-    if (to_) queue_.push_back({Call::Matmul, l, {}, op, Nonlinear::Copy, M, N, K, 0});
-  }
-  void nonlinear(int l, Nonlinear k, int64_t n) override {
-    if (to_) queue_.push_back({Call::Nonlinear, l, {}, nullptr, k, 0, 0, 0, n});
-  }
-  void sync(int l, SyncKind k, const mpi::CollectiveTiming &t) override;
-  int64_t clock() const override;
-  int64_t nonlinear_cycles(int l, Nonlinear k, int64_t n) override;
-  // Host nanoseconds spent in the attached meter so far.
-  int64_t host_ns() const { return host_ns_; }
-
- private:
-  struct Call {
-    enum Kind { Linear, LinearPartial, Matmul, Nonlinear } kind;
-    int layer;
-    std::string weight;  // Linear*: copied (callers may pass a temporary)
-    const char *op;      // Matmul: a string literal
-    runtime::Nonlinear nonlinear;
-    int a, b, c;       // tokens, out, in / M, N, K
-    int64_t elements;  // Nonlinear
-  };
-  void flush() const;
-
-  Meter *to_ = nullptr;
-  mutable std::vector<Call> queue_;
-  mutable int64_t host_ns_ = 0;
-};
 
 }  // namespace mcuemu::runtime

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "runtime/chip_meter.hpp"
+#include "runtime/deferred_meter.hpp"
 #include "runtime/llama_run.hpp"  // prompt_ids, RunResult, chip_json
 
 namespace mcuemu::runtime {

@@ -21,6 +21,7 @@
 #include "mpi/cluster.hpp"
 #include "runtime/batched_meter.hpp"
 #include "runtime/chip_meter.hpp"
+#include "runtime/deferred_meter.hpp"
 #include "runtime/llama_run.hpp"
 #include "runtime/trace.hpp"
 #include "tiny_model.hpp"

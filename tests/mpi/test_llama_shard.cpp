@@ -6,16 +6,22 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "chip/chip.hpp"
+#include "chip/placement.hpp"
 #include "chip/profile.hpp"
 #include "ledger_compare.hpp"
 #include "model/partition.hpp"
 #include "model/quantize.hpp"
 #include "mpi/cluster.hpp"
 #include "runtime/chip_meter.hpp"
+#include "runtime/deferred_meter.hpp"
 #include "runtime/llama_run.hpp"
+#include "runtime/step_replay.hpp"
+#include "runtime/trace.hpp"
 #include "runtime/weight_arena.hpp"
 #include "tiny_model.hpp"
 #include "weights/qmodel_io.hpp"
@@ -294,4 +300,162 @@ TEST(LlamaShardKv, KvCacheThatSpillsToL3CostsMoreAndChangesNoResult) {
     EXPECT_GT(b.at(op).cycles, a.at(op).cycles) << op;
     EXPECT_GT(b.at(op).energy.level_pj[chip::Level::L3], 0) << op;
   }
+}
+
+// The full run's op replay (DeferredMeter, Meter::begin_ops): once the meter has learned a
+// decode step's ops, it charges them itself and the chip only computes and meets the others.
+// Over more steps than the check period (so that a step is walked and checked again between
+// replayed ones), every figure of every chip must be that of the run that walks every step;
+// with a trace (which records each op at its clock) nothing is replayed.
+TEST(LlamaShardOpReplay, EveryFigureEqualsTheRunThatWalksEveryStep) {
+  runtime::RunConfig rc;
+  rc.prompt_tokens = 3;
+  rc.tokens = 120;  // 123 one-token steps of tinyllama-tiny's 128 positions
+  rc.seed = 5;
+  const chip::Profile p = chip::load_profile("gap9");
+  std::vector<std::unique_ptr<chip::Chip>> chips;
+  auto run = [&](bool op_replay, runtime::Trace *trace) {
+    mpi::Cluster cluster(MPI_COMM_WORLD, runtime::link_model(p));
+    const auto plan = model::make_plan(tiny_model().config, cluster.size());
+    chips.push_back(std::make_unique<chip::Chip>(cluster.rank(), p));
+    rc.op_replay = op_replay;
+    rc.trace = trace;
+    return runtime::run_llama(tiny_model(), plan.chips[cluster.rank()], cluster, *chips.back(), rc);
+  };
+  runtime::Trace trace;
+  const auto walked = run(false, nullptr), replayed = run(true, nullptr),
+             traced = run(true, &trace);
+  const chip::Chip *walked_chip = chips[0].get(), *replayed_chip = chips[1].get(),
+                   *traced_chip = chips[2].get();
+  ASSERT_EQ(replayed.generated.size(), 121u);
+  EXPECT_EQ(replayed.generated, walked.generated);
+  EXPECT_EQ(replayed.final_logits, walked.final_logits);
+  EXPECT_EQ(replayed.end_cycles, walked.end_cycles);
+  EXPECT_EQ(replayed.prefill_cycles, walked.prefill_cycles);
+  EXPECT_EQ(replayed.block_syncs, walked.block_syncs);
+  test::expect_same(replayed_chip->ledger(), walked_chip->ledger());
+  test::expect_same(traced_chip->ledger(), walked_chip->ledger());
+  EXPECT_EQ(walked.host.replayed_steps, 0);
+  EXPECT_EQ(traced.host.replayed_steps, 0);
+  // Three steps recorded before the first replay, one in every kCheckEvery after that.
+  const int steps = rc.prompt_tokens + rc.tokens;
+  EXPECT_GE(replayed.host.replayed_steps, steps - 3 - steps / runtime::StepReplay::kCheckEvery);
+  EXPECT_LT(replayed.host.replayed_steps, steps - 3);
+}
+
+// The op replay on a meter alone (one chip, nothing placed): learned from three steps, then
+// replayed; a chip whose calls leave the template is an error, never a silently wrong ledger:
+// an op call while the meter replays, another synchronisation than the template's next, a step
+// ended before the template's last synchronisation, a checked step with other ops.
+TEST(LlamaShardOpReplay, LearnsFromStepsAndRefusesCallsThatLeaveTheTemplate) {
+  struct Lone {
+    mpi::Cluster self{MPI_COMM_SELF};
+    chip::Chip chip{0, chip::load_profile("gap9")};
+    chip::Placement placement = chip::place_tensors(chip, {});
+    runtime::ChipMeter chip_meter{chip, placement};
+    runtime::DeferredMeter meter;
+    Lone() { meter.attach(&chip_meter, true); }
+  };
+  const auto share = mpi::Cluster(MPI_COMM_SELF).allreduce_share(64, mpi::AllreduceAlgo::Tree);
+  auto meet = [&](runtime::DeferredMeter &m, runtime::SyncKind kind) {
+    const int64_t now = m.clock();
+    m.sync(0, kind, mpi::settled(share, now, now + 5));
+  };
+  // One step at position pos: an op of fixed shape, one that grows with pos, a synchronisation,
+  // and one op after it.
+  auto walk = [&](runtime::DeferredMeter &m, int pos, int64_t fixed) {
+    m.nonlinear(0, runtime::Nonlinear::Add, fixed);
+    m.matmul(0, "qk", 1, pos + 1, 64);
+    meet(m, runtime::SyncKind::FfnAllreduce);
+    m.nonlinear(0, runtime::Nonlinear::Requant, 64);
+  };
+  // A meter that has learned the step from three walked ones (the template, its confirmation).
+  auto learned = [&](Lone &lone) {
+    for (int pos = 0; pos < 3; ++pos) {
+      EXPECT_FALSE(lone.meter.begin_ops(pos)) << pos;
+      walk(lone.meter, pos, 64);
+      lone.meter.end_ops();
+    }
+    return 3;
+  };
+  {
+    Lone lone;
+    int pos = learned(lone);
+    for (; pos < 10; ++pos) {
+      ASSERT_TRUE(lone.meter.begin_ops(pos)) << pos;
+      meet(lone.meter, runtime::SyncKind::FfnAllreduce);
+      lone.meter.end_ops();
+    }
+    EXPECT_EQ(lone.meter.replayed_steps(), 7);
+    lone.meter.clock();
+    const auto &kinds = lone.chip.ledger().by_kind();
+    EXPECT_EQ(kinds.at("add").count, 10);
+    EXPECT_EQ(kinds.at("qk").count, 10);
+    EXPECT_EQ(kinds.at("requant").count, 10);
+    EXPECT_EQ(kinds.at("ffn_allreduce").count, 10);
+    // The same ten steps walked: the same ledger, number for number.
+    Lone walker;
+    walker.meter.attach(&walker.chip_meter, false);
+    for (int p = 0; p < 10; ++p) {
+      EXPECT_FALSE(walker.meter.begin_ops(p));
+      walk(walker.meter, p, 64);
+      walker.meter.end_ops();
+    }
+    walker.meter.clock();
+    test::expect_same(lone.chip.ledger(), walker.chip.ledger());
+  }
+  {
+    Lone lone;
+    const int pos = learned(lone);
+    ASSERT_TRUE(lone.meter.begin_ops(pos));
+    EXPECT_THROW(lone.meter.nonlinear(0, runtime::Nonlinear::Add, 64), std::logic_error);
+  }
+  {
+    Lone lone;
+    const int pos = learned(lone);
+    ASSERT_TRUE(lone.meter.begin_ops(pos));
+    EXPECT_THROW(meet(lone.meter, runtime::SyncKind::AttentionAllreduce), std::logic_error);
+  }
+  {
+    Lone lone;
+    const int pos = learned(lone);
+    ASSERT_TRUE(lone.meter.begin_ops(pos));
+    EXPECT_THROW(lone.meter.end_ops(), std::logic_error);
+  }
+  {
+    Lone lone;
+    int pos = learned(lone);
+    while (lone.meter.begin_ops(pos)) {  // until the step that is walked and checked
+      meet(lone.meter, runtime::SyncKind::FfnAllreduce);
+      lone.meter.end_ops();
+      ++pos;
+    }
+    EXPECT_EQ(pos, 3 + runtime::StepReplay::kCheckEvery - 1);
+    walk(lone.meter, pos, 65);
+    EXPECT_THROW(lone.meter.end_ops(), std::logic_error);
+  }
+}
+
+// MCUEMU_OP_REPLAY: unset or "on" replays, "off" walks every step, anything else is refused by
+// name (the run stops with that line rather than silently walking or replaying).
+TEST(LlamaShardOpReplay, SwitchFromTheEnvironment) {
+  const char *old = std::getenv("MCUEMU_OP_REPLAY");
+  const std::string saved = old ? old : "";
+  unsetenv("MCUEMU_OP_REPLAY");
+  EXPECT_TRUE(runtime::op_replay_from_env());
+  setenv("MCUEMU_OP_REPLAY", "on", 1);
+  EXPECT_TRUE(runtime::op_replay_from_env());
+  setenv("MCUEMU_OP_REPLAY", "off", 1);
+  EXPECT_FALSE(runtime::op_replay_from_env());
+  setenv("MCUEMU_OP_REPLAY", "no", 1);
+  try {
+    runtime::op_replay_from_env();
+    ADD_FAILURE() << "MCUEMU_OP_REPLAY=no accepted";
+  } catch (const std::invalid_argument &e) {
+    EXPECT_NE(std::string(e.what()).find("MCUEMU_OP_REPLAY=no"), std::string::npos) << e.what();
+  }
+  if (old)
+    setenv("MCUEMU_OP_REPLAY", saved.c_str(), 1);
+  else
+    unsetenv("MCUEMU_OP_REPLAY");
 }
