@@ -137,3 +137,46 @@ AVX512 void mcu_rmsnorm_s8_avx512(const mcu_rmsnorm_t *p, const int8_t *x, int8_
     }
   }
 }
+
+/* The table softmax (softmax.h: mcu_softmax_ibert_s8_table) with the per-element division done
+ * in double precision, eight lanes at a time: the portable kernel's one int64 division per
+ * element is most of its time. When a row's terms e are all >= 0 and their sum S is in
+ * [1, MCU_SOFTMAX_AVX512_MAX_ENTRY], each numerator 255 e is below 2^53 (e <= S), so exact as a
+ * double, and its quotient by S is in [0, 255]: 255 e times the double 1 / S is within
+ * 255 * 2^-51 of it, truncation gives it or one less or one more, and one step on the
+ * remainder makes it C's quotient. Other rows go the portable way. */
+AVX512 void mcu_softmax_ibert_s8_table_avx512(const int64_t table[256], const int8_t *x, int8_t *y,
+                                              size_t rows, size_t n, size_t ld) {
+  const __m512i k255 = _mm512_set1_epi64(255), k128 = _mm512_set1_epi64(128),
+                zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
+  for (size_t r = 0; r < rows; ++r) {
+    const int8_t *xr = x + r * ld;
+    int8_t *yr = y + r * ld;
+    int32_t m = xr[0];
+    for (size_t j = 1; j < n; ++j)
+      if (xr[j] > m) m = xr[j];
+    int64_t S = 0, any = 0; /* any < 0: some term is negative */
+    for (size_t j = 0; j < n; ++j) {
+      const int64_t e = table[m - xr[j]];
+      S += e;
+      any |= e;
+    }
+    if (any < 0 || S < 1 || S > MCU_SOFTMAX_AVX512_MAX_ENTRY) {
+      mcu_softmax_ibert_s8_table(table, xr, yr, 1, n, n);
+      continue;
+    }
+    const __m512i d = _mm512_set1_epi64(S), vm = _mm512_set1_epi64(m);
+    const __m512d inv = _mm512_set1_pd(1.0 / (double)S);
+    for (size_t j = 0; j < n; j += 8) {
+      const __mmask8 k = lanes(n - j);
+      const __m512i idx = _mm512_sub_epi64(vm, load_s8_as_s64(xr + j, k));
+      const __m512i num =
+          _mm512_mullo_epi64(_mm512_mask_i64gather_epi64(zero, k, idx, table, 8), k255);
+      __m512i q = _mm512_cvttpd_epi64(_mm512_mul_pd(_mm512_cvtepi64_pd(num), inv));
+      const __m512i rem = _mm512_sub_epi64(num, _mm512_mullo_epi64(q, d));
+      q = _mm512_mask_sub_epi64(q, _mm512_cmplt_epi64_mask(rem, zero), q, one);
+      q = _mm512_mask_add_epi64(q, _mm512_cmpge_epi64_mask(rem, d), q, one);
+      _mm512_mask_cvtepi64_storeu_epi8(yr + j, k, _mm512_sub_epi64(q, k128));
+    }
+  }
+}

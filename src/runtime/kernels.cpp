@@ -345,12 +345,17 @@ void softmax_ibert(const mcu_softmax_ibert_t &p, std::span<const int8_t> x, std:
 SoftmaxIbert::SoftmaxIbert(const mcu_softmax_ibert_t &p) : table_(256) {
   require(p.log2 > 0, "softmax_ibert", "log2 must be > 0");
   mcu_softmax_ibert_table(&p, table_.data());
+  avx512_ = use_avx512_eltwise();
 }
 
 void SoftmaxIbert::operator()(std::span<const int8_t> x, std::span<int8_t> y, size_t rows, size_t n,
                               size_t ld) const {
   check_rows("softmax_ibert", x.size(), y.size(), rows, n, ld);
   require(table_.size() == 256, "softmax_ibert", "no parameters were given");
+#ifdef MCU_HAVE_X86_FASTPATH
+  if (avx512_)
+    return mcu_softmax_ibert_s8_table_avx512(table_.data(), x.data(), y.data(), rows, n, ld);
+#endif
   mcu_softmax_ibert_s8_table(table_.data(), x.data(), y.data(), rows, n, ld);
 }
 

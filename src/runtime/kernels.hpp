@@ -122,6 +122,7 @@ class SoftmaxIbert {
 
  private:
   std::vector<int64_t> table_;  // 256 entries once set
+  bool avx512_ = false;         // the CPU runs the AVX-512 path
 };
 
 // Norms over rows of D = w.size(); x and y hold rows * D values.

@@ -177,5 +177,56 @@ TEST(EltwiseAvx512, RmsNormExactAtQuotientBoundaries) {
   EXPECT_GT(checked, 200);
 }
 
+// The table softmax: every element's (255 e) / S taken in double precision and corrected must be
+// C's int64 quotient. Tables from i-BERT parameters, random tables whose rows sum up to the
+// largest S the path takes (MCU_SOFTMAX_AVX512_MAX_ENTRY, so 255 e is just under 2^53) and
+// beyond it, with negative entries, tables of equal entries (quotients 255 / n, many exactly
+// whole), and a table of zeros (rows with a negative term, S < 1 or S too large go the portable
+// way); ragged lengths and rows with ld > n (the bytes between rows and past the end untouched).
+TEST(EltwiseAvx512, SoftmaxTableEqualsPortable) {
+  SKIP_WITHOUT_AVX512;
+  Rng r{7};
+  std::vector<std::vector<int64_t>> tables;
+  for (const mcu_softmax_ibert_t p :
+       {mcu_softmax_ibert_t{358, 1423, 724931, 16}, mcu_softmax_ibert_t{1, 30, 500, 5},
+        mcu_softmax_ibert_t{1 << 20, 1 << 10, 1 << 30, 40}}) {
+    std::vector<int64_t> t(256);
+    mcu_softmax_ibert_table(&p, t.data());
+    tables.push_back(t);
+  }
+  const int64_t big = MCU_SOFTMAX_AVX512_MAX_ENTRY;
+  for (int64_t top : {int64_t{255}, int64_t{1} << 31, big / 300, big / 2, big}) {
+    std::vector<int64_t> t(256), u(256);
+    for (auto &e : t) e = static_cast<int64_t>((uint64_t{r.next()} << 32 | r.next()) % (top + 1));
+    for (auto &e : u)
+      e = static_cast<int64_t>((uint64_t{r.next()} << 32 | r.next()) % (2 * top + 1)) - top;
+    t[0] = top, u[0] = top, u[255] = -top;
+    tables.push_back(t);
+    tables.push_back(u);
+  }
+  for (int64_t c : {int64_t{0}, int64_t{1}, int64_t{3}, big / 300, big / 256, big})
+    tables.push_back(std::vector<int64_t>(256, c));
+  int rows_checked = 0;
+  for (const auto &table : tables) {
+    for (size_t n : {1u, 2u, 7u, 8u, 9u, 17u, 51u, 64u, 85u, 130u, 255u, 256u, 300u}) {
+      for (int span : {0, 3, 40, 255}) {  // how far the row's values spread below its max
+        const size_t rows = 3, ld = n + 5;
+        std::vector<int8_t> x(rows * ld, 0);
+        for (size_t i = 0; i < rows; ++i)
+          for (size_t j = 0; j < n; ++j) {
+            const int32_t top = r.in(-128 + span, 127);
+            x[i * ld + j] = static_cast<int8_t>(r.in(top - span, top));
+          }
+        std::vector<int8_t> want(rows * ld + 1, 55), got(rows * ld + 1, 55);
+        mcu_softmax_ibert_s8_table(table.data(), x.data(), want.data(), rows, n, ld);
+        mcu_softmax_ibert_s8_table_avx512(table.data(), x.data(), got.data(), rows, n, ld);
+        ASSERT_EQ(got, want) << "table[0] " << table[0] << " n " << n << " span " << span;
+        rows_checked += static_cast<int>(rows);
+      }
+    }
+  }
+  EXPECT_GT(rows_checked, 1000);
+}
+
 }  // namespace
 #endif
