@@ -44,30 +44,39 @@ bool pin(int cpu) {
   return sched_setaffinity(0, sizeof s, &s) == 0;
 }
 
-// Everyone starts together (a spin on a shared counter, then the yields), so that the timed
-// stretch is the hand-offs alone.
+// Everyone starts together: the last party to arrive notes the time and lets the others go;
+// each notes when it is done. The timed stretch, first start to last end, is the hand-offs alone
+// (not the fork, the start line or the reaping).
 struct Start {
   std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
   std::atomic<bool> abandon{false};  // a party could not be made: the others leave
+  std::atomic<int64_t> t0{0}, t1{0};
 };
 
 void yields(Start *start, int parties, long n) {
-  start->ready.fetch_add(1);
-  while (start->ready.load() < parties)
+  if (start->ready.fetch_add(1) == parties - 1) {
+    start->t0 = now_ns();
+    start->go = true;
+  }
+  while (!start->go.load())
     if (start->abandon.load())
       return;
     else
       sched_yield();
   for (long i = 0; i < n; ++i) sched_yield();
+  const int64_t t = now_ns();
+  int64_t seen = start->t1.load();
+  while (seen < t && !start->t1.compare_exchange_weak(seen, t)) {
+  }
 }
 
-// ns per hand-off with `p` processes on `cpu`.
-double processes(int cpu, int p, long n) {
+// ns per hand-off with `p` processes on this process's CPU.
+double processes(int p, long n) {
   void *mem =
       mmap(nullptr, sizeof(Start), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return -1;
   auto *start = new (mem) Start;
-  const int64_t t0 = now_ns();
   std::vector<pid_t> kids;
   for (int i = 0; i < p; ++i) {
     const pid_t pid = fork();
@@ -81,14 +90,13 @@ double processes(int cpu, int p, long n) {
     }
     kids.push_back(pid);
   }
-  (void)cpu;
   bool ok = static_cast<int>(kids.size()) == p;
   for (pid_t k : kids) {
     int status = 0;
     waitpid(k, &status, 0);
     ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
-  const int64_t t = now_ns() - t0;
+  const int64_t t = start->t1 - start->t0;
   munmap(mem, sizeof(Start));
   return ok ? static_cast<double>(t) / (static_cast<double>(p) * static_cast<double>(n)) : -1;
 }
@@ -105,13 +113,11 @@ void *thread_main(void *a) {  // (pinned as the thread that made it is)
   return nullptr;
 }
 
-// ns per hand-off with `p` threads of this process on `cpu`.
-double threads(int cpu, int p, long n) {
+// ns per hand-off with `p` threads of this process on its CPU.
+double threads(int p, long n) {
   Start start;
-  (void)cpu;
   ThreadArg arg{&start, p, n};
   std::vector<pthread_t> ts(p);
-  const int64_t t0 = now_ns();
   int made = 0;
   for (; made < p; ++made)
     if (pthread_create(&ts[made], nullptr, thread_main, &arg) != 0) {
@@ -120,7 +126,8 @@ double threads(int cpu, int p, long n) {
     }
   for (int i = 0; i < made; ++i) pthread_join(ts[i], nullptr);
   if (made != p) return -1;
-  return static_cast<double>(now_ns() - t0) / (static_cast<double>(p) * static_cast<double>(n));
+  return static_cast<double>(start.t1 - start.t0) /
+         (static_cast<double>(p) * static_cast<double>(n));
 }
 
 }  // namespace
@@ -149,7 +156,7 @@ int main(int argc, char **argv) {
   auto series = [&](const char *what, std::initializer_list<int> parties, auto handoff_ns) {
     std::string json = "{";
     for (int p : parties) {
-      const double ns = handoff_ns(static_cast<int>(cpu), p, n);
+      const double ns = handoff_ns(p, n);
       if (ns < 0) {
         std::fprintf(stderr, "bench_switch: %d %s on CPU %ld failed\n", p, what, cpu);
         return std::string();

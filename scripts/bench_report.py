@@ -2,6 +2,7 @@
 """The report of scripts/bench.sh: medians over the runs in DIR, printed and written to
 DIR/bench.json. Usage: bench_report.py DIR RUNS TOKENS"""
 import json
+import os
 import statistics
 import sys
 
@@ -134,14 +135,19 @@ def main():
                   f"this host's cores differ right now, and each round waits for the slower one "
                   f"(docs/host-speed.md, session 10)")
     # What the hand-offs between the ranks of a core take at the cost bench_switch measured in
-    # the same runs (processes pinned to one CPU passing it on with sched_yield), and the bound
-    # that leaves for this host: each core's ranks' kernels plus their hand-offs, per token.
-    switch = [load(f"{out}/switch-r{r}.json") for r in range(1, runs + 1)]
-    if len(by_cpu) > 1:
+    # the same runs (processes pinned to one CPU passing it on with sched_yield), and the
+    # ceiling that leaves for this host: each core's ranks' kernels plus their hand-offs, per
+    # token. An estimate: every yield is priced as a switch between that many processes (a
+    # yield with nothing to switch to costs less, a switch between ranks that touch more memory
+    # may cost more).
+    switch = [load(f"{out}/switch-r{r}.json") for r in range(1, runs + 1)
+              if os.path.exists(f"{out}/switch-r{r}.json")]
+    if len(by_cpu) > 1 and switch:
         per_core = max(len(rs) for rs in by_cpu.values())
         key = str(min((int(k) for k in switch[0]["process_ns"]), key=lambda k: abs(k - per_core)))
         handoff_ns = median([s["process_ns"][key] for s in switch])
-        thread_ns = median([s["thread_ns"][key] for s in switch if key in s["thread_ns"]])
+        threads = [s["thread_ns"][key] for s in switch if key in s["thread_ns"]]
+        thread_ns = median(threads) if threads else None
         steps = per_n[8]["steps"]
         floor = {}
         for c, rs in by_cpu.items():
@@ -150,17 +156,18 @@ def main():
             floor[c] = (kernels, handoffs, handoffs * handoff_ns * 1e-9)
         worst = max(floor, key=lambda c: floor[c][0] + floor[c][2])
         k, h, hs = floor[worst]
-        bound = steps / (k + hs)
+        ceiling = steps / (k + hs)
         report["chips_8"]["handoffs"] = {"processes": int(key), "handoff_ns": handoff_ns,
                                          "thread_handoff_ns": thread_ns,
                                          "per_core_per_token": h / steps,
                                          "handoff_s": hs, "kernels_s": k,
-                                         "bound_tokens_per_s": bound}
+                                         "ceiling_tokens_per_s": ceiling}
+        threads_txt = f"; threads {thread_ns / 1e3:.1f} us" if thread_ns is not None else ""
         print(f"  hand-offs: CPU {worst}'s ranks passed it on {h / steps:.0f} times per token; at "
-              f"{handoff_ns / 1e3:.1f} us each (bench_switch: {key} processes on one CPU; threads "
-              f"{thread_ns / 1e3:.1f} us) that is {hs:.3f} s of the {full8['run_s']:.3f} s loop, "
-              f"beside its ranks' kernels {k:.3f} s: with no bookkeeping, transfer or waiting "
-              f"this host would run at most {bound:.0f} tokens/s now")
+              f"{handoff_ns / 1e3:.1f} us each (bench_switch: {key} processes on one CPU{threads_txt}) "
+              f"that is {hs:.3f} s of the {full8['run_s']:.3f} s loop, beside its ranks' kernels "
+              f"{k:.3f} s: with no bookkeeping, transfer or waiting at all, about {ceiling:.0f} "
+              f"tokens/s on this host now (an estimated ceiling)")
     r1 = report["chips_1"]["ranks"][0]
     print(f"  1 chip: {r1['kernels_s']:.3f} / {r1['mpi_wait_s']:.3f} / {r1['mpi_transfer_s']:.3f} / "
           f"{r1['bookkeeping_s']:.3f} / {r1['run_s']:.3f}")

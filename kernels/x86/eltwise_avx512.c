@@ -144,7 +144,8 @@ AVX512 void mcu_rmsnorm_s8_avx512(const mcu_rmsnorm_t *p, const int8_t *x, int8_
  * [1, MCU_SOFTMAX_AVX512_MAX_ENTRY], each numerator 255 e is below 2^53 (e <= S), so exact as a
  * double, and its quotient by S is in [0, 255]: 255 e times the double 1 / S is within
  * 255 * 2^-51 of it, truncation gives it or one less or one more, and one step on the
- * remainder makes it C's quotient. Other rows go the portable way. */
+ * remainder makes it C's quotient. Other rows (a negative term, a term or a sum above MAX, or
+ * S = 0) go the portable way. */
 AVX512 void mcu_softmax_ibert_s8_table_avx512(const int64_t table[256], const int8_t *x, int8_t *y,
                                               size_t rows, size_t n, size_t ld) {
   const __m512i k255 = _mm512_set1_epi64(255), k128 = _mm512_set1_epi64(128),
@@ -155,13 +156,21 @@ AVX512 void mcu_softmax_ibert_s8_table_avx512(const int64_t table[256], const in
     int32_t m = xr[0];
     for (size_t j = 1; j < n; ++j)
       if (xr[j] > m) m = xr[j];
-    int64_t S = 0, any = 0; /* any < 0: some term is negative */
+    /* S in unsigned arithmetic (no overflow to fear), with the terms' bitwise or (its sign: a
+     * negative term) and their max: the sum is exact when every term is in [0, MAX] and the row
+     * has at most 2^18 of them (2^18 MAX < 2^63). */
+    uint64_t sum = 0;
+    int64_t any = 0, top = 0;
     for (size_t j = 0; j < n; ++j) {
       const int64_t e = table[m - xr[j]];
-      S += e;
+      sum += (uint64_t)e;
       any |= e;
+      top = e > top ? e : top;
     }
-    if (any < 0 || S < 1 || S > MCU_SOFTMAX_AVX512_MAX_ENTRY) {
+    const int fast = any >= 0 && top <= MCU_SOFTMAX_AVX512_MAX_ENTRY && n <= ((size_t)1 << 18) &&
+                     sum <= (uint64_t)MCU_SOFTMAX_AVX512_MAX_ENTRY;
+    const int64_t S = (int64_t)sum;
+    if (!fast || S < 1) {
       mcu_softmax_ibert_s8_table(table, xr, yr, 1, n, n);
       continue;
     }

@@ -30,10 +30,11 @@ void mcu_mul_rq_s8_avx512(const mcu_mul_rq_t *p, const int8_t *a, const int8_t *
 void mcu_rmsnorm_s8_avx512(const mcu_rmsnorm_t *p, const int8_t *x, int8_t *y, size_t rows,
                            size_t D);
 
-/* The table softmax (mcu_softmax_ibert_s8_table), the same results bit for bit for any table:
- * each element's quotient (255 e) / S is taken in double precision and corrected to C's int64
- * quotient in the rows whose terms are all >= 0 with a sum up to MCU_SOFTMAX_AVX512_MAX_ENTRY
- * (255 S < 2^53); other rows go the portable way. */
+/* The table softmax (mcu_softmax_ibert_s8_table), the same results bit for bit for every table
+ * and row the portable kernel is defined for (no int64 overflow): each element's quotient
+ * (255 e) / S is taken in double precision and corrected to C's int64 quotient in the rows whose
+ * terms are all >= 0 with a sum up to MCU_SOFTMAX_AVX512_MAX_ENTRY (255 S < 2^53); other rows go
+ * the portable way. */
 #define MCU_SOFTMAX_AVX512_MAX_ENTRY (((int64_t)1 << 53) / 255 - 1)
 void mcu_softmax_ibert_s8_table_avx512(const int64_t table[256], const int8_t *x, int8_t *y,
                                        size_t rows, size_t n, size_t ld);

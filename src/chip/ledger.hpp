@@ -80,7 +80,8 @@ class Ledger {
   void charge(const Delta &delta, Account &account);
 
   // Charging ahead of the clock, for runs that learn the waits before an op only later
-  // (cost-only runs that settle synchronisations in batches): charge_ahead adds the op's totals
+  // (cost-only runs that settle synchronisations in batches) or charge a run of ops before
+  // moving the clock past it (replayed steps): charge_ahead adds the op's totals
   // now and leaves the clock; advance_clock later moves the clock by the cycles so charged, once
   // the waits before them are known. The ledger ends up exactly as if each op had been charged
   // in its place: integer sums do not depend on the order, and the energy terms fall in two
@@ -93,7 +94,7 @@ class Ledger {
   void charge_ahead(const Delta &delta, Account &account);
   void advance_clock(std::int64_t cycles);
 
-  // Ops charged ahead again and again in one order (a cost-only run's replayed decode steps):
+  // Ops charged ahead again and again in one order (replayed decode steps, cost-only or full):
   // each prepared once (its delta's totals and its account's rows found), then charged as a
   // run. charge_ahead(ops, n) does exactly charge_ahead(delta_i, account_i) for i = 0 .. n-1:
   // the same numbers added to the same rows in the same order, without a call for each. A

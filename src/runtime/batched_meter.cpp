@@ -113,7 +113,7 @@ void BatchedMeter::end_step() {
 
 void BatchedMeter::replay_step() {
   for (const StepReplay::Piece &p : steps_.program()) {
-    if (p.sync) {
+    if (p.sync) {  // (this meter records no clock reads: its clock is read between steps)
       const StepReplay::Call &c = steps_.sync_call(p);
       sync_later(c.layer, c.kind, c.share);
       continue;

@@ -101,8 +101,8 @@ class ChipMeter final : public Meter {
   void advance_clock(int64_t cycles) { chip_.ledger().advance_clock(cycles); }
   // The charge of a call at `site` with this shape (a, b, c: tokens, out, in or M, N, K;
   // elements: a non-linear op's), priced exactly as the call itself would be: for a meter that
-  // repeats calls it recorded (BatchedMeter's step replay). `keep`: the price stays valid for
-  // the meter's life; otherwise, as a passing shape's, only until the next *_op call.
+  // repeats calls it recorded (the step replay of runtime/step_replay.hpp). `keep`: the price stays
+  // valid for the meter's life; otherwise, as a passing shape's, only until the next *_op call.
   Charge charge_of(Site *site, int a, int b, int c, int64_t elements, bool keep) {
     return {site, &price_for(*site, Shape{a, b, c, elements}, !keep)};
   }

@@ -83,8 +83,8 @@ void DeferredMeter::sync(int l, SyncKind k, const mpi::CollectiveTiming &t) {
   if (replaying_) {
     charge_runs();
     const auto prog = steps_.program();
-    if (piece_ == prog.size() || steps_.sync_call(prog[piece_]).layer != l ||
-        steps_.sync_call(prog[piece_]).kind != k ||
+    if (piece_ == prog.size() || steps_.sync_call(prog[piece_]).clock ||
+        steps_.sync_call(prog[piece_]).layer != l || steps_.sync_call(prog[piece_]).kind != k ||
         !(steps_.sync_call(prog[piece_]).share == share_of(t)))
       throw std::logic_error(
           fmt::format("{}: synchronisation {} of layer {} is not the template's next one", kWhat,
@@ -101,10 +101,19 @@ void DeferredMeter::sync(int l, SyncKind k, const mpi::CollectiveTiming &t) {
 int64_t DeferredMeter::clock() const {
   if (!to_) return 0;
   const int64_t t0 = now_ns();
-  if (replaying_)
+  if (replaying_) {
+    // Every op before this read charged; the template must have the read here too.
     charge_runs();
-  else
+    const auto prog = steps_.program();
+    if (piece_ == prog.size() || !steps_.sync_call(prog[piece_]).clock)
+      throw std::logic_error(
+          fmt::format("{}: a clock read where the template has {}", kWhat,
+                      piece_ == prog.size() ? "the end of the step" : "a synchronisation"));
+    ++piece_;
+  } else {
     flush();
+    steps_.record_clock();  // (when recording a step)
+  }
   const int64_t c = to_->clock();
   host_ns_ += now_ns() - t0;
   return c;

@@ -25,9 +25,11 @@ namespace mcuemu::runtime {
 // Op replay (Meter::begin_ops), when attached with it and without a trace: the ops of the steps
 // the chip walks are recorded, and once a template of them is learned and confirmed (StepReplay)
 // the ops of a replayed step are charged as prepared runs, each run when the clock is next
-// needed (the synchronisation after it), and each synchronisation the chip meets is checked
-// against the template's. The ledger is number for number that of a run that walks every step
-// (tests/mpi/test_llama_shard.cpp), with a fraction of the host time per op.
+// needed (a clock read or the synchronisation after it), and each clock read and
+// synchronisation of the chip is checked against the template's (a read where the template has
+// none, or a synchronisation other than its next, is a std::logic_error). The ledger is number for
+// number that of a run that walks every step (tests/mpi/test_llama_shard.cpp), with a fraction of
+// the host time per op.
 class DeferredMeter final : public Meter {
  public:
   void attach(ChipMeter *to, bool op_replay = false);
@@ -66,7 +68,7 @@ class DeferredMeter final : public Meter {
   };
   void push(Call &&c);
   void flush() const;
-  // Replaying: charges the runs of ops up to the next synchronisation of the template.
+  // Replaying: charges the runs of ops up to the template's next synchronisation or clock read.
   void charge_runs() const;
 
   ChipMeter *to_ = nullptr;

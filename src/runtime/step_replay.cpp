@@ -13,7 +13,8 @@ void StepReplay::reset(ChipMeter *meter) {
 }
 
 bool StepReplay::same_sync(const Call &x, const Call &y) {
-  return x.layer == y.layer && x.kind == y.kind && x.share == y.share;
+  return x.clock == y.clock &&
+         (x.clock || (x.layer == y.layer && x.kind == y.kind && x.share == y.share));
 }
 
 bool StepReplay::begin(int pos, int token) {

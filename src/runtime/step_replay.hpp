@@ -39,9 +39,10 @@ class StepReplay {
  public:
   static constexpr int64_t kCheckEvery = 64;
 
-  // A call of a recorded step: an op (site) or a synchronisation (site == nullptr). In the
-  // template, bit f of `moves` set means shape[f] is the step's position plus shape[f], and an
-  // op whose shape does not move has its price (kept for the meter's life) in `priced`.
+  // A call of a recorded step: an op (site), or else a synchronisation, or a read of the clock
+  // (`clock`: every op before it must have been charged; a full run's meter records them). In
+  // the template, bit f of `moves` set means shape[f] is the step's position plus shape[f], and
+  // an op whose shape does not move has its price (kept for the meter's life) in `priced`.
   struct Call {
     ChipMeter::Site *site = nullptr;
     const ChipMeter::Priced *priced = nullptr;
@@ -50,8 +51,9 @@ class StepReplay {
     int layer = 0;
     SyncKind kind{};
     mpi::CollectiveTiming share{};
+    bool clock = false;
   };
-  // A piece of the program: a synchronisation (calls()[first]), or a run of ops
+  // A piece of the program: a synchronisation or a clock read (sync_call(piece)), or a run of ops
   // (prepared(piece): n of them) with the groups of its moving ops and its fixed ops' cycles.
   struct Piece {
     bool sync = false;
@@ -68,12 +70,14 @@ class StepReplay {
   // record_sync), and end() learns from it or checks it. A step begun inside another is a bug
   // in the caller (std::logic_error).
   bool begin(int pos, int token);
-  bool recording() const { return recording_; }
   void record_op(const ChipMeter::Charge &c, int a, int b, int d, int64_t n) {
     if (recording_) rec_.push_back({c.site, nullptr, {a, b, d, n}, 0, 0, {}, {}});
   }
   void record_sync(int layer, SyncKind kind, const mpi::CollectiveTiming &share) {
     if (recording_) rec_.push_back({nullptr, nullptr, {}, 0, layer, kind, share});
+  }
+  void record_clock() {
+    if (recording_) rec_.push_back({nullptr, nullptr, {}, 0, 0, {}, {}, true});
   }
   // A recorded step ends. `what` names the replay and how to switch it off, for the error of a
   // checked step that left the template.

@@ -206,6 +206,11 @@ TEST(EltwiseAvx512, SoftmaxTableEqualsPortable) {
   }
   for (int64_t c : {int64_t{0}, int64_t{1}, int64_t{3}, big / 300, big / 256, big})
     tables.push_back(std::vector<int64_t>(256, c));
+  // One term above MAX (255 e over 2^53, its row the portable way) among small ones.
+  std::vector<int64_t> one_big(256, 7);
+  one_big[0] = big + 1;
+  one_big[5] = (int64_t{1} << 55) + 3;
+  tables.push_back(one_big);
   int rows_checked = 0;
   for (const auto &table : tables) {
     for (size_t n : {1u, 2u, 7u, 8u, 9u, 17u, 51u, 64u, 85u, 130u, 255u, 256u, 300u}) {

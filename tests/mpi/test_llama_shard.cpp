@@ -345,8 +345,9 @@ TEST(LlamaShardOpReplay, EveryFigureEqualsTheRunThatWalksEveryStep) {
 
 // The op replay on a meter alone (one chip, nothing placed): learned from three steps, then
 // replayed; a chip whose calls leave the template is an error, never a silently wrong ledger:
-// an op call while the meter replays, another synchronisation than the template's next, a step
-// ended before the template's last synchronisation, a checked step with other ops.
+// an op call while the meter replays, another synchronisation than the template's next, a
+// synchronisation without the clock read before it or a clock read the template does not have,
+// a step ended before the template's last synchronisation, a checked step with other ops.
 TEST(LlamaShardOpReplay, LearnsFromStepsAndRefusesCallsThatLeaveTheTemplate) {
   struct Lone {
     mpi::Cluster self{MPI_COMM_SELF};
@@ -415,6 +416,20 @@ TEST(LlamaShardOpReplay, LearnsFromStepsAndRefusesCallsThatLeaveTheTemplate) {
     const int pos = learned(lone);
     ASSERT_TRUE(lone.meter.begin_ops(pos));
     EXPECT_THROW(meet(lone.meter, runtime::SyncKind::AttentionAllreduce), std::logic_error);
+  }
+  {
+    Lone lone;
+    const int pos = learned(lone);
+    ASSERT_TRUE(lone.meter.begin_ops(pos));
+    EXPECT_THROW(lone.meter.sync(0, runtime::SyncKind::FfnAllreduce, mpi::settled(share, 0, 5)),
+                 std::logic_error);
+  }
+  {
+    Lone lone;
+    const int pos = learned(lone);
+    ASSERT_TRUE(lone.meter.begin_ops(pos));
+    lone.meter.clock();
+    EXPECT_THROW(lone.meter.clock(), std::logic_error);
   }
   {
     Lone lone;
