@@ -149,13 +149,13 @@ def main():
         threads = [s["thread_ns"][key] for s in switch if key in s["thread_ns"]]
         thread_ns = median(threads) if threads else None
         steps = per_n[8]["steps"]
-        floor = {}
+        busy = {}  # per CPU: its ranks' kernels, their hand-offs, and those hand-offs' time
         for c, rs in by_cpu.items():
             kernels = sum(r["kernels_s"] for _, r in rs)
             handoffs = sum(r["yields"] for _, r in rs)
-            floor[c] = (kernels, handoffs, handoffs * handoff_ns * 1e-9)
-        worst = max(floor, key=lambda c: floor[c][0] + floor[c][2])
-        k, h, hs = floor[worst]
+            busy[c] = (kernels, handoffs, handoffs * handoff_ns * 1e-9)
+        worst = max(busy, key=lambda c: busy[c][0] + busy[c][2])
+        k, h, hs = busy[worst]
         ceiling = steps / (k + hs)
         report["chips_8"]["handoffs"] = {"processes": int(key), "handoff_ns": handoff_ns,
                                          "thread_handoff_ns": thread_ns,

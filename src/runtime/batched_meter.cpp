@@ -113,8 +113,8 @@ void BatchedMeter::end_step() {
 
 void BatchedMeter::replay_step() {
   for (const StepReplay::Piece &p : steps_.program()) {
-    if (p.sync) {  // (this meter records no clock reads: its clock is read between steps)
-      const StepReplay::Call &c = steps_.sync_call(p);
+    if (p.marker) {  // a synchronisation (this meter records no clock reads)
+      const StepReplay::Call &c = steps_.marker(p);
       sync_later(c.layer, c.kind, c.share);
       continue;
     }

@@ -69,7 +69,7 @@ void DeferredMeter::flush() const {
 
 void DeferredMeter::charge_runs() const {
   const auto prog = steps_.program();
-  for (; piece_ < prog.size() && !prog[piece_].sync; ++piece_) {
+  for (; piece_ < prog.size() && !prog[piece_].marker; ++piece_) {
     const StepReplay::Piece &p = prog[piece_];
     // What charging each op in its place does (chip::Ledger::charge_ahead).
     to_->charge_ahead(steps_.prepared(p), p.n);
@@ -83,9 +83,8 @@ void DeferredMeter::sync(int l, SyncKind k, const mpi::CollectiveTiming &t) {
   if (replaying_) {
     charge_runs();
     const auto prog = steps_.program();
-    if (piece_ == prog.size() || steps_.sync_call(prog[piece_]).clock ||
-        steps_.sync_call(prog[piece_]).layer != l || steps_.sync_call(prog[piece_]).kind != k ||
-        !(steps_.sync_call(prog[piece_]).share == share_of(t)))
+    const StepReplay::Call *m = piece_ < prog.size() ? &steps_.marker(prog[piece_]) : nullptr;
+    if (!m || m->clock || m->layer != l || m->kind != k || !(m->share == share_of(t)))
       throw std::logic_error(
           fmt::format("{}: synchronisation {} of layer {} is not the template's next one", kWhat,
                       sync_name(k), l));
@@ -105,7 +104,7 @@ int64_t DeferredMeter::clock() const {
     // Every op before this read charged; the template must have the read here too.
     charge_runs();
     const auto prog = steps_.program();
-    if (piece_ == prog.size() || !steps_.sync_call(prog[piece_]).clock)
+    if (piece_ == prog.size() || !steps_.marker(prog[piece_]).clock)
       throw std::logic_error(
           fmt::format("{}: a clock read where the template has {}", kWhat,
                       piece_ == prog.size() ? "the end of the step" : "a synchronisation"));

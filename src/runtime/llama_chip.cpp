@@ -463,10 +463,7 @@ int LlamaChip::forward(std::span<const int> tokens, int start) {
   } else {
     argmax(best, best_index);
   }
-  if (ops_step) {
-    ops_ = &meter_;
-    meter_.end_ops();
-  }
+  if (ops_step) meter_.end_ops();
   ++stats_.edge_exchanges;
   stats_.tokens += S;
   ++stats_.forwards;

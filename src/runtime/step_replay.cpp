@@ -122,7 +122,7 @@ void StepReplay::compile(int pos) {
       prog_.push_back({true, static_cast<uint32_t>(i)});
       continue;
     }
-    if (prog_.empty() || prog_.back().sync)
+    if (prog_.empty() || prog_.back().marker)
       prog_.push_back({false, static_cast<uint32_t>(prepared_.size()), 0,
                        static_cast<uint32_t>(moving_.size()), 0, 0});
     Piece &run = prog_.back();

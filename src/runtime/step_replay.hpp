@@ -53,10 +53,11 @@ class StepReplay {
     mpi::CollectiveTiming share{};
     bool clock = false;
   };
-  // A piece of the program: a synchronisation or a clock read (sync_call(piece)), or a run of ops
-  // (prepared(piece): n of them) with the groups of its moving ops and its fixed ops' cycles.
+  // A piece of the program: a marker (a synchronisation or a clock read: marker(piece)), or a
+  // run of ops (prepared(piece): n of them) with the groups of its moving ops and its fixed ops'
+  // cycles.
   struct Piece {
-    bool sync = false;
+    bool marker = false;
     uint32_t first = 0, n = 0;
     uint32_t moving_first = 0, moving_n = 0;
     int64_t fixed_cycles = 0;
@@ -84,7 +85,7 @@ class StepReplay {
   void end(std::string_view what);
 
   std::span<const Piece> program() const { return prog_; }
-  const Call &sync_call(const Piece &p) const { return tmpl_[p.first]; }
+  const Call &marker(const Piece &p) const { return tmpl_[p.first]; }
   const chip::Ledger::Prepared *prepared(const Piece &p) const {
     return prepared_.data() + p.first;
   }
